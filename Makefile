@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (the tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_OUT ?= demo_out
+DATA ?=
+# PyTorch for training/export; the CPU build on this kind of machine. Override with TORCH=torch.
+TORCH ?= torch==2.13.0
+
+.PHONY: venv demo test test-slow lint typecheck clean
+
+$(BIN)/segnet: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e '.[train,export,runtime,dev]'
+	# type stubs for TensorRT's Python API (their dependency would pull TensorRT itself, which needs NVIDIA's index)
+	$(BIN)/pip install -q --no-deps tensorrt-stubs
+	touch $(BIN)/segnet
+
+venv: $(BIN)/segnet
+
+demo: venv
+	$(BIN)/segnet demo --out $(DEMO_OUT) $(if $(DATA),--data $(DATA),)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-slow: venv
+	$(BIN)/python -m pytest -q -m slow
+
+lint: venv
+	$(BIN)/ruff check segnet export runtime benchmarks tests
+
+typecheck: venv
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

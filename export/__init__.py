@@ -1,0 +1,1 @@
+"""ONNX export, unpool rewrite, TensorRT lint, quantization, precision conversion, engine build."""

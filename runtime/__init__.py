@@ -1,0 +1,1 @@
+"""Torch-free inference: backends (ONNX Runtime, TensorRT), Segmenter, sources, sinks, pipeline."""

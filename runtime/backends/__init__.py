@@ -1,0 +1,1 @@
+"""Inference backends with one life cycle (activate / infer / deactivate), Polygraphy-style."""

@@ -1,0 +1,5 @@
+import sys
+
+from segnet.cli import main
+
+sys.exit(main())

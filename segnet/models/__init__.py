@@ -1,0 +1,1 @@
+"""Model family: a registry of SegNet presets (see registry.py)."""

@@ -1,0 +1,1 @@
+"""Training: losses, class weights, the training loop, checkpoints, DDP, plots."""
