@@ -1,0 +1,356 @@
+"""`segnet rewrite-unpool`: make any ONNX model with max-unpooling parse in TensorRT (8.6, 10.x, 11.x).
+
+Three rewrites, done with ONNX-GraphSurgeon (never by editing protobuf by hand):
+1. MaxPool(2x2, stride 2, no padding) whose Indices feed only 2x2/stride-2 MaxUnpool nodes -> the index-free
+   "switch" form of DESIGN.md: four strided Slices of the pool input, Max, first-in-scan-order Equal switches
+   (And/Not/Or), Cast, Mul, Concat, DepthToSpace(DCR), zero Pad for odd sizes. Bit-exact with the original.
+2. The same for the pattern `torch.onnx.export(..., dynamo=True)` emits for max_unpool2d: MaxPool Indices ->
+   Sub/Add/Reshape/Unsqueeze index arithmetic -> ScatterND into a zero tensor -> Reshape.
+3. Any other MaxUnpool (indices from anywhere) -> ScatterElements on the flattened, zero-initialised output.
+A MaxPool whose Indices feed anything else cannot be rewritten: SegnetError naming the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from segnet.export.trt_lint import load_model
+
+from segnet import atomic
+from segnet.errors import SegnetError
+from segnet.lazy import require
+
+# Index arithmetic between MaxPool's Indices and ScatterND in the dynamo export of max_unpool2d.
+_INDEX_OPS = {"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Add", "Sub", "Cast", "Slice", "Identity"}
+_MIN_OPSET = 11  # Slice with steps as inputs, DepthToSpace mode, Pad with a pads input, ScatterElements
+
+
+@dataclass
+class RewriteSummary:
+    """What was rewritten, by node name."""
+
+    switch: list[str] = field(default_factory=list)  # "unpool <- pool" pairs turned into the switch form
+    scatter: list[str] = field(default_factory=list)  # MaxUnpool nodes turned into ScatterElements
+    nodes_before: int = 0
+    nodes_after: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.switch or self.scatter)
+
+    def lines(self) -> list[str]:
+        out = [f"switch form: {item}" for item in self.switch] + [f"scatter form: {item}" for item in self.scatter]
+        if not out:
+            out.append("nothing to rewrite: no MaxUnpool and no MaxPool Indices in use")
+        out.append(f"nodes: {self.nodes_before} -> {self.nodes_after}")
+        return out
+
+
+def rewrite_unpool(in_path: Any, out_path: Any) -> RewriteSummary:
+    """Rewrite `in_path`'s max-unpooling into TensorRT-supported operators and save to `out_path` atomically."""
+    onnx = require("onnx", "rewrite-unpool")
+    model = load_model(in_path)
+    new_model, summary = rewrite_model(model, source=str(in_path))
+    try:
+        onnx.checker.check_model(new_model)
+        new_model = onnx.shape_inference.infer_shapes(new_model, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise SegnetError(f"{in_path}: the rewritten model fails onnx.checker/shape inference ({exc}); "
+                          "please report this model") from None
+    with atomic.atomic_path(out_path) as tmp:
+        onnx.save(new_model, str(tmp))
+    return summary
+
+
+def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummary]:
+    """Return (rewritten ModelProto, summary); the input model is not modified."""
+    onnx = require("onnx", "rewrite-unpool")
+    gs = require("onnx_graphsurgeon", "rewrite-unpool")
+    opset = next((e.version for e in model.opset_import if e.domain in ("", "ai.onnx")), 0)
+    uses_unpool = any(n.op_type in ("MaxUnpool", "MaxPool") for n in model.graph.node)
+    if uses_unpool and opset < _MIN_OPSET:
+        raise SegnetError(f"{source}: opset {opset} is too old to rewrite; re-export with opset 11-17")
+    inferred = onnx.shape_inference.infer_shapes(model)
+    graph = gs.import_onnx(inferred)
+    summary = RewriteSummary(nodes_before=len(graph.nodes))
+    rewriter = _Rewriter(graph, source)
+    rewriter.run(summary)
+    graph.cleanup(remove_unused_graph_inputs=False).toposort()
+    rewriter.drop_unused_indices()
+    summary.nodes_after = len(graph.nodes)
+    out = gs.export_onnx(graph, do_type_check=False)
+    del out.graph.value_info[:]  # stale shapes of removed tensors; shape inference runs again on save
+    out.ir_version = model.ir_version
+    out.producer_name, out.producer_version = model.producer_name, model.producer_version
+    out.model_version, out.doc_string, out.domain = model.model_version, model.doc_string, model.domain
+    del out.metadata_props[:]
+    out.metadata_props.extend(model.metadata_props)
+    del out.opset_import[:]
+    out.opset_import.extend(model.opset_import)
+    return out, summary
+
+
+class _Rewriter:
+    """Finds unpooling patterns in a GraphSurgeon graph and replaces them in place."""
+
+    def __init__(self, graph: Any, source: str) -> None:
+        self.gs = require("onnx_graphsurgeon", "rewrite-unpool")
+        self.graph = graph
+        self.source = source
+        self.counter = 0
+        self.switch_cache: dict[tuple[str, str], list[Any]] = {}
+
+    # --- driver ---------------------------------------------------------------------------------------
+    def run(self, summary: RewriteSummary) -> None:
+        for pool in [n for n in self.graph.nodes if n.op == "MaxPool"]:
+            if len(pool.outputs) < 2 or not self._used(pool.outputs[1]):
+                continue
+            uses = self._index_uses(pool)
+            if uses is None or not self._switchable(pool):
+                continue  # left alone; reported by drop_unused_indices if its Indices stay in use
+            for kind, node in uses:
+                target = self._unpool_target(pool, kind, node)
+                if target is None:
+                    break
+            else:
+                for kind, node in uses:
+                    value, out_tensor, size = self._unpool_target(pool, kind, node)  # type: ignore[misc]
+                    self._replace_with_switch(pool, value, out_tensor, size)
+                    label = node.name if kind == "MaxUnpool" else f"{node.name} (dynamo ScatterND)"
+                    summary.switch.append(f"{label} <- {pool.name}")
+        for node in [n for n in self.graph.nodes if n.op == "MaxUnpool" and n.outputs]:
+            if self._pool_of(node.inputs[1]) is not None and self._switchable(self._pool_of(node.inputs[1])):
+                continue  # a 2x2 pool whose other uses blocked the switch form: reported below
+            self._replace_with_scatter(node)
+            summary.scatter.append(node.name)
+
+    def drop_unused_indices(self) -> None:
+        """Remove dead Indices outputs; a MaxPool whose Indices are still used cannot run in TensorRT."""
+        for pool in [n for n in self.graph.nodes if n.op == "MaxPool" and len(n.outputs) > 1]:
+            indices = pool.outputs[1]
+            if self._used(indices):
+                users = ", ".join(f"{c.name} [{c.op}]" for c in indices.outputs) or "a graph output"
+                why = ("it is not a 2x2/stride-2 pool without padding" if not self._switchable(pool)
+                       else "they do not feed only max-unpooling of the pool's own input size")
+                raise SegnetError(f"{self.source}: cannot rewrite MaxPool {pool.name}: its Indices feed {users} "
+                                  f"and {why}; TensorRT does not support MaxPool's Indices output")
+            pool.outputs = pool.outputs[:1]
+
+    # --- pattern matching -----------------------------------------------------------------------------
+    def _used(self, tensor: Any) -> bool:
+        return bool(tensor.outputs) or tensor in self.graph.outputs
+
+    def _pool_of(self, tensor: Any) -> Any | None:
+        """The MaxPool whose Indices output is `tensor`, else None."""
+        if len(tensor.inputs) == 1 and tensor.inputs[0].op == "MaxPool":
+            pool = tensor.inputs[0]
+            if len(pool.outputs) > 1 and pool.outputs[1] is tensor:
+                return pool
+        return None
+
+    def _switchable(self, pool: Any) -> bool:
+        """2x2 kernel, stride 2, no padding/dilation/ceil, row-major indices, 4-D input of known H and W."""
+        attrs = pool.attrs
+        shape = pool.inputs[0].shape
+        return (list(attrs.get("kernel_shape", [])) == [2, 2] and list(attrs.get("strides", [1, 1])) == [2, 2]
+                and not any(attrs.get("pads", [0, 0, 0, 0])) and all(d == 1 for d in attrs.get("dilations", [1, 1]))
+                and not attrs.get("ceil_mode", 0) and not attrs.get("storage_order", 0)
+                and _text(attrs.get("auto_pad", "NOTSET")) in ("NOTSET", "VALID")
+                and shape is not None and len(shape) == 4 and all(isinstance(d, int) for d in shape[2:]))
+
+    def _index_uses(self, pool: Any) -> list[tuple[str, Any]] | None:
+        """Every consumer the pool's Indices reach: ("MaxUnpool", node) or ("ScatterND", node); None if any
+        path ends elsewhere (the Indices are used for something this rewrite cannot reproduce)."""
+        uses: list[tuple[str, Any]] = []
+        frontier, seen = [pool.outputs[1]], set()
+        while frontier:
+            tensor = frontier.pop()
+            if id(tensor) in seen:
+                continue
+            seen.add(id(tensor))
+            if tensor in self.graph.outputs:
+                return None
+            for node in tensor.outputs:
+                if node.op == "MaxUnpool" and node.inputs[1] is tensor and node.inputs[0] is not tensor:
+                    uses.append(("MaxUnpool", node))
+                elif node.op == "ScatterND" and node.inputs[1] is tensor:
+                    uses.append(("ScatterND", node))
+                elif node.op in _INDEX_OPS:
+                    frontier.extend(node.outputs)
+                else:
+                    return None
+        unique = {id(n): (k, n) for k, n in uses}
+        return list(unique.values()) or None
+
+    def _unpool_target(self, pool: Any, kind: str, node: Any) -> tuple[Any, Any, tuple[int, int]] | None:
+        """(value to unpool, output tensor to produce, output H x W) if this use is the exact 2x2 inverse of
+        the pool (output size = the pool input's size), else None."""
+        height, width = pool.inputs[0].shape[2:]
+        pooled = (height // 2, width // 2)
+        if kind == "MaxUnpool":
+            attrs = node.attrs
+            if (list(attrs.get("kernel_shape", [])) != [2, 2] or list(attrs.get("strides", [1, 1])) != [2, 2]
+                    or any(attrs.get("pads", [0, 0, 0, 0]))):
+                return None
+            value, out = node.inputs[0], node.outputs[0]
+            if len(node.inputs) > 2 and node.inputs[2].name:
+                size = _constant(node.inputs[2])
+                if size is None or len(size) != 4:
+                    return None
+                out_hw = (int(size[2]), int(size[3]))
+            else:
+                out_hw = (2 * pooled[0], 2 * pooled[1])
+        else:
+            if _text(node.attrs.get("reduction", "none")) != "none" or not _is_zeros(node.inputs[0]):
+                return None
+            updates = node.inputs[2]
+            if len(updates.inputs) != 1 or updates.inputs[0].op != "Reshape":
+                return None
+            value = updates.inputs[0].inputs[0]
+            consumers = node.outputs[0].outputs
+            if len(consumers) != 1 or consumers[0].op != "Reshape" or node.outputs[0] in self.graph.outputs:
+                return None
+            size = _constant(consumers[0].inputs[1])
+            if size is None or len(size) != 4:
+                return None
+            out, out_hw = consumers[0].outputs[0], (int(size[2]), int(size[3]))
+        value_shape = value.shape
+        if value_shape is None or len(value_shape) != 4 or tuple(value_shape[2:]) != pooled:
+            return None
+        if out_hw != (height, width):
+            return None
+        return value, out, out_hw
+
+    # --- graph building -------------------------------------------------------------------------------
+    def _name(self, stem: str) -> str:
+        self.counter += 1
+        return f"unpool_rw/{stem}_{self.counter}"
+
+    def _op(self, op: str, inputs: Sequence[Any], attrs: dict[str, Any] | None = None,
+            dtype: Any = None, out: Any = None) -> Any:
+        """Append one node and return its (single) output variable."""
+        name = self._name(op)
+        output = out if out is not None else self.gs.Variable(f"{name}:0", dtype=dtype)
+        self.graph.nodes.append(self.gs.Node(op, name=name, attrs=attrs or {}, inputs=list(inputs),
+                                             outputs=[output]))
+        return output
+
+    def _const(self, stem: str, values: Any) -> Any:
+        return self.gs.Constant(self._name(stem), np.asarray(values))
+
+    def _switches(self, pool: Any) -> list[Any]:
+        """Four boolean one-hot masks (one per window position, scan order) for a 2x2/stride-2 pool's input."""
+        key = (pool.name, "bool")
+        if key in self.switch_cache:
+            return self.switch_cache[key]
+        source = pool.inputs[0]
+        height, width = source.shape[2:]
+        ends = self._const("ends", np.array([height // 2 * 2, width // 2 * 2], dtype=np.int64))
+        axes = self._const("axes", np.array([2, 3], dtype=np.int64))
+        steps = self._const("steps", np.array([2, 2], dtype=np.int64))
+        phases = []
+        for di, dj in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            starts = self._const("starts", np.array([di, dj], dtype=np.int64))
+            phases.append(self._op("Slice", [source, starts, ends, axes, steps], dtype=source.dtype))
+        peak = self._op("Max", phases, dtype=source.dtype)
+        equal = [self._op("Equal", [phase, peak], dtype=bool) for phase in phases[:3]]
+        # First maximum in scan order wins, as in PyTorch's and ONNX Runtime's MaxPool.
+        switches = [equal[0]]
+        taken = equal[0]
+        for eq in equal[1:]:
+            switches.append(self._op("And", [eq, self._op("Not", [taken], dtype=bool)], dtype=bool))
+            taken = self._op("Or", [taken, eq], dtype=bool)
+        switches.append(self._op("Not", [taken], dtype=bool))
+        self.switch_cache[key] = switches
+        return switches
+
+    def _replace_with_switch(self, pool: Any, value: Any, out: Any, out_hw: tuple[int, int]) -> None:
+        """Produce `out` = max-unpool of `value` with `pool`'s argmax, in the index-free switch form."""
+        for producer in list(out.inputs):
+            producer.outputs.clear()
+        dtype = value.dtype if value.dtype is not None else np.float32
+        key = (pool.name, np.dtype(dtype).name)
+        if key not in self.switch_cache:
+            onnx = require("onnx", "rewrite-unpool")
+            to = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+            self.switch_cache[key] = [self._op("Cast", [s], {"to": to}, dtype=dtype) for s in self._switches(pool)]
+        parts = [self._op("Mul", [value, mask], dtype=dtype) for mask in self.switch_cache[key]]
+        stacked = self._op("Concat", parts, {"axis": 1}, dtype=dtype)
+        # DCR: output[n, c, 2h+i, 2w+j] = input[n, (2i+j)*C + c, h, w], matching the concat order above.
+        pad_h = out_hw[0] - 2 * (pool.inputs[0].shape[2] // 2)
+        pad_w = out_hw[1] - 2 * (pool.inputs[0].shape[3] // 2)
+        if not (pad_h or pad_w):
+            self._op("DepthToSpace", [stacked], {"blocksize": 2, "mode": "DCR"}, out=out)
+            return
+        unpooled = self._op("DepthToSpace", [stacked], {"blocksize": 2, "mode": "DCR"}, dtype=dtype)
+        pads = self._const("pads", np.array([0, 0, 0, 0, 0, 0, pad_h, pad_w], dtype=np.int64))
+        self._op("Pad", [unpooled, pads], {"mode": "constant"}, out=out)
+
+    def _replace_with_scatter(self, node: Any) -> None:
+        """MaxUnpool -> ScatterElements of the flattened values into a flattened zero output, then Reshape."""
+        value, indices = node.inputs[0], node.inputs[1]
+        out = node.outputs[0]
+        node.outputs.clear()
+        dtype = value.dtype if value.dtype is not None else np.float32
+        if len(node.inputs) > 2 and node.inputs[2].name:
+            shape = node.inputs[2]
+        else:
+            shape = self._default_unpool_shape(node, value)
+        flat = self._const("flat", np.array([-1], dtype=np.int64))
+        zeros = self._op("ConstantOfShape", [shape], {"value": self._const("zero", np.zeros(1, dtype=dtype))}, dtype=dtype)
+        zeros_flat = self._op("Reshape", [zeros, flat], dtype=dtype)
+        indices_flat = self._op("Reshape", [indices, flat], dtype=np.int64)
+        values_flat = self._op("Reshape", [value, flat], dtype=dtype)
+        scattered = self._op("ScatterElements", [zeros_flat, indices_flat, values_flat], {"axis": 0}, dtype=dtype)
+        self._op("Reshape", [scattered, shape], out=out)
+
+    def _default_unpool_shape(self, node: Any, value: Any) -> Any:
+        """MaxUnpool's default output shape: (in - 1) * stride - pad_begin - pad_end + kernel per spatial axis."""
+        kernel = list(node.attrs["kernel_shape"])
+        rank = len(kernel)
+        strides = list(node.attrs.get("strides", [1] * rank))
+        pads = list(node.attrs.get("pads", [0] * 2 * rank))
+        extra = [k - s - pads[i] - pads[i + rank] for i, (k, s) in enumerate(zip(kernel, strides))]
+        shape = value.shape
+        if shape is not None and all(isinstance(d, int) for d in shape):
+            dims = list(shape[:2]) + [(d - 1) * s + e + s for d, s, e in zip(shape[2:], strides, extra)]
+            return self._const("shape", np.array(dims, dtype=np.int64))
+        dynamic = self._op("Shape", [value], dtype=np.int64)
+        scaled = self._op("Mul", [dynamic, self._const("stride", np.array([1, 1] + strides, dtype=np.int64))],
+                          dtype=np.int64)
+        return self._op("Add", [scaled, self._const("extra", np.array([0, 0] + extra, dtype=np.int64))],
+                        dtype=np.int64)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _constant(tensor: Any) -> np.ndarray | None:
+    """The value of a GraphSurgeon Constant (or Constant node output), else None."""
+    values = getattr(tensor, "values", None)
+    if values is not None:
+        return np.asarray(values)
+    if len(tensor.inputs) == 1 and tensor.inputs[0].op == "Constant":
+        attr = tensor.inputs[0].attrs.get("value")
+        return None if attr is None else np.asarray(attr.values)
+    return None
+
+
+def _is_zeros(tensor: Any) -> bool:
+    """True if `tensor` is all zeros: a constant, ConstantOfShape(0), or a Reshape/Expand of one."""
+    values = _constant(tensor)
+    if values is not None:
+        return not np.any(values)
+    if len(tensor.inputs) != 1:
+        return False
+    producer = tensor.inputs[0]
+    if producer.op == "ConstantOfShape":
+        fill = producer.attrs.get("value")
+        return fill is None or not np.any(np.asarray(fill.values))
+    if producer.op in ("Reshape", "Expand", "Identity"):
+        return _is_zeros(producer.inputs[0])
+    return False
