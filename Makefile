@@ -33,7 +33,7 @@ lint: venv
 	$(BIN)/ruff check segnet export runtime benchmarks tests
 
 typecheck: venv
-	$(BIN)/mypy
+	$(BIN)/python tests/fakes/mypy_tree.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

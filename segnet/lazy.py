@@ -20,6 +20,7 @@ INSTALL_HINTS = {
     "cuda": "pip install cuda-python  (NVIDIA's CUDA runtime bindings; needs an NVIDIA driver)",
     "tqdm": "pip install tqdm",
     "matplotlib": "pip install matplotlib",
+    "PIL": "pip install pillow",
     "cv2": "pip install opencv-python-headless  (on Jetson use the system OpenCV: sudo apt install python3-opencv)",
 }
 

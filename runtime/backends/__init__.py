@@ -1,1 +1,55 @@
-"""Inference backends with one life cycle (activate / infer / deactivate), Polygraphy-style."""
+"""Inference backends with one life cycle (activate / infer / deactivate), Polygraphy-style.
+
+`open_backend` picks one from the file and the request: .engine -> TensorRT, .onnx -> ONNX Runtime (or a
+cached TensorRT engine built from it with backend="tensorrt"). TensorRT modules are imported only then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from segnet.runtime.backends.base import Backend, TensorInfo
+
+from segnet.errors import MissingDependencyError, SegnetError
+
+BACKENDS = ("auto", "onnxruntime", "tensorrt")
+DEVICES = ("cpu", "cuda", "tensorrt")
+
+__all__ = ["BACKENDS", "DEVICES", "Backend", "TensorInfo", "open_backend"]
+
+
+def open_backend(model_path: str | Path, backend: str = "auto", device: str = "cpu", **options: Any) -> Backend:
+    """Create (not yet activate) the backend for `model_path`. options go to the backend's constructor
+    (onnxruntime: threads, optimization; tensorrt: its own; build_options: for building an engine from ONNX)."""
+    path = Path(model_path)
+    if backend not in BACKENDS:
+        raise SegnetError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if device not in DEVICES:
+        raise SegnetError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    if not path.is_file():
+        raise SegnetError(f"{path}: model file not found")
+    suffix = path.suffix.lower()
+    if suffix not in (".onnx", ".engine", ".plan", ".trt"):
+        raise SegnetError(f"{path}: unknown model format {suffix!r}; expected .onnx or .engine")
+    is_engine = suffix != ".onnx"
+    if is_engine and backend == "onnxruntime":
+        raise SegnetError(f"{path}: a TensorRT engine runs only with --backend tensorrt (or auto)")
+    if is_engine or backend == "tensorrt":
+        build_options = options.pop("build_options", None)
+        options.pop("threads", None)
+        options.pop("optimization", None)
+        options.pop("spinning", None)
+        try:
+            from segnet.runtime.backends.tensorrt import TensorRTBackend
+            from segnet.runtime.engine_cache import cached_engine
+        except ImportError as exc:
+            raise MissingDependencyError(f"the TensorRT backend is not available here ({exc}); "
+                                         "run `segnet doctor`, or use --backend onnxruntime") from None
+        if not is_engine:
+            path = cached_engine(path, build_options)
+        return TensorRTBackend(path, **options)
+    options.pop("build_options", None)
+    from segnet.runtime.backends.onnxruntime import OnnxRuntimeBackend
+
+    return OnnxRuntimeBackend(path, device=device, **options)

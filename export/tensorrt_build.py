@@ -1,0 +1,312 @@
+"""Build a TensorRT engine (plan) from an ONNX model, on TensorRT 8.6 to 11.x (torch-free).
+
+`build_engine(onnx, engine, options)` parses the ONNX with TensorRT's parser, configures the builder
+(workspace, precision per version, DLA, optimisation profile, timing cache, optimisation level), writes
+the plan atomically and records it in the model's sidecar JSON with the TensorRT version and GPU it was
+built for. Version differences are feature-detected (see `plan_precision`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segnet.export.engine_options import BuildOptions
+from segnet.runtime import cuda_utils, trt_utils
+from segnet.runtime.trt_utils import trt
+
+from segnet import atomic
+from segnet.errors import MissingDependencyError, SegnetError
+from segnet.lazy import require
+from segnet.spec import (
+    ARTIFACT_KEY,
+    SPEC_KEY,
+    Artifact,
+    ModelSpec,
+    read_sidecar,
+    write_sidecar,
+)
+
+
+@dataclass
+class OnnxFacts:
+    """What the builder needs from the ONNX file before TensorRT sees it."""
+
+    spec: ModelSpec | None
+    artifact: Artifact | None
+    has_qdq: bool
+    node_names: list[str] = field(default_factory=list)  # by node index, for parser errors on TensorRT 8.x
+    sha256: str = ""
+
+
+@dataclass
+class PrecisionPlan:
+    """Network creation flags, builder flags (names of enum members) and whether to convert to FP16."""
+
+    network_flags: list[str]
+    builder_flags: list[str]
+    convert_fp16: bool
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_onnx_facts(onnx_path: Path) -> OnnxFacts:
+    """Spec and artifact from the ONNX metadata (else the sidecar), Q/DQ presence and node names."""
+    onnx = require("onnx", "reading the ONNX model")
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - onnx raises assorted errors for bad files
+        raise SegnetError(f"{onnx_path}: not a readable ONNX model ({exc})") from None
+    meta = {p.key: p.value for p in model.metadata_props}
+    spec = ModelSpec.from_json(meta[SPEC_KEY]) if SPEC_KEY in meta else None
+    artifact = Artifact.from_dict(json.loads(meta[ARTIFACT_KEY])) if ARTIFACT_KEY in meta else None
+    if spec is None:
+        side = read_sidecar(onnx_path)
+        if side is not None:
+            spec, artifact = side[0], artifact or side[1]
+    ops = [node.op_type for node in model.graph.node]
+    return OnnxFacts(spec=spec, artifact=artifact, has_qdq="QuantizeLinear" in ops,
+                     node_names=[node.name or f"{node.op_type}#{i}" for i, node in enumerate(model.graph.node)],
+                     sha256=file_sha256(onnx_path))
+
+
+def plan_precision(options: BuildOptions, has_qdq: bool) -> PrecisionPlan:
+    """Pick network and builder flags for this TensorRT version, by feature detection:
+    - 8.x: EXPLICIT_BATCH network; BuilderFlag.FP16 / INT8 (INT8 from Q/DQ, no calibrator);
+    - 10.x: a Q/DQ model builds STRONGLY_TYPED (precision from the graph) unless --fp16 also asks for
+      FP16 in the unquantized layers, then weakly typed with INT8 + FP16 flags; else FP16 flag;
+    - 11.x (no EXPLICIT_BATCH, no BuilderFlag.FP16/INT8, always strongly typed): --fp16 converts the ONNX
+      to FP16 first, --int8 relies on the Q/DQ nodes."""
+    if options.int8 and not has_qdq:
+        raise SegnetError("--int8 needs a model with Q/DQ (QuantizeLinear) nodes, which this ONNX lacks: "
+                          "export one with `segnet export CKPT --int8 --calib-data ROOT` and build that")
+    creation = trt.NetworkDefinitionCreationFlag
+    flag_names = set(getattr(trt.BuilderFlag, "__members__", {}))
+    weak_precision = "FP16" in flag_names and "INT8" in flag_names
+    network_flags: list[str] = []
+    builder_flags: list[str] = []
+    convert_fp16 = False
+    if hasattr(creation, "EXPLICIT_BATCH") and trt_utils.major() < 10:
+        network_flags.append("EXPLICIT_BATCH")
+    if weak_precision:
+        if has_qdq and not options.fp16 and hasattr(creation, "STRONGLY_TYPED"):
+            network_flags.append("STRONGLY_TYPED")
+        else:
+            builder_flags += (["INT8"] if has_qdq else []) + (["FP16"] if options.fp16 else [])
+    else:
+        convert_fp16 = options.fp16
+    if options.dla_core is not None and options.gpu_fallback:
+        builder_flags.append("GPU_FALLBACK")
+    return PrecisionPlan(network_flags, builder_flags, convert_fp16)
+
+
+def network_flag_bits(names: list[str]) -> int:
+    """OR of `1 << int(flag)` for the named NetworkDefinitionCreationFlag members (values differ per version)."""
+    bits = 0
+    for name in names:
+        bits |= 1 << int(getattr(trt.NetworkDefinitionCreationFlag, name))
+    return bits
+
+
+def describe_parser_error(error: Any, node_names: list[str]) -> str:
+    """One parser error as text with the ONNX node's name and operator (10.x API, else the node index)."""
+    desc = str(error.desc())
+    name = error.node_name() if hasattr(error, "node_name") else ""
+    op = error.node_operator() if hasattr(error, "node_operator") else ""
+    index = int(error.node())
+    if not name and 0 <= index < len(node_names):
+        name = node_names[index]
+    where = f"node {name!r}" if name else (f"node #{index}" if index >= 0 else "model")
+    return f"{where}{f' ({op})' if op else ''}: {desc}"
+
+
+def create_builder(logger: Any) -> trt.Builder:
+    """trt.Builder, turning TensorRT's CUDA-initialisation failure into one clear line."""
+    try:
+        builder = trt.Builder(logger)
+    except (TypeError, RuntimeError) as exc:
+        raise MissingDependencyError(
+            f"TensorRT {trt_utils.version()} could not start: no usable NVIDIA GPU/driver here ({exc}; "
+            f"{logger.tail() or 'CUDA initialization failure'}); run `segnet doctor`") from None
+    if builder is None:
+        raise MissingDependencyError("TensorRT could not create a builder: no usable NVIDIA GPU/driver here")
+    return builder
+
+
+def configure_inputs(builder: trt.Builder, network: trt.INetworkDefinition, config: trt.IBuilderConfig,
+                     options: BuildOptions) -> int | None:
+    """Add an optimisation profile for a dynamic batch; return the engine's fixed batch (None if dynamic)."""
+    profile = None
+    batch: int | None = None
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        shape = trt_utils.shape_of(tensor.shape)
+        if any(d < 0 for d in shape[1:]):
+            raise SegnetError(f"input {tensor.name!r} has dynamic height/width {shape}: export with a fixed "
+                              "--imgsz H W (only the batch dimension may be dynamic)")
+        if shape and shape[0] < 0:
+            if options.dynamic_batch is None:
+                raise SegnetError(f"input {tensor.name!r} has a dynamic batch {shape}: pass --dynamic-batch MIN "
+                                  "OPT MAX (e.g. 1 4 8)")
+            profile = profile or builder.create_optimization_profile()
+            lo, opt, hi = options.dynamic_batch
+            profile.set_shape(tensor.name, *(trt_utils.dims_of((n, *shape[1:])) for n in (lo, opt, hi)))
+        else:
+            if options.dynamic_batch is not None:
+                raise SegnetError(f"--dynamic-batch given but input {tensor.name!r} has a fixed batch of "
+                                  f"{shape[0] if shape else 1}: export with `segnet export --dynamic-batch`")
+            batch = shape[0] if shape else 1
+    if profile is not None:
+        config.add_optimization_profile(profile)
+        return None
+    return batch
+
+
+def configure_dla(builder: trt.Builder, config: trt.IBuilderConfig, options: BuildOptions) -> None:
+    if options.dla_core is None:
+        return
+    cores = int(builder.num_DLA_cores)
+    if cores == 0:
+        raise SegnetError("--dla: this device has no DLA cores (DLA exists on Jetson AGX/NX Orin and Xavier; "
+                          "TensorRT 11.0-11.3 has no DLA support); build without --dla")
+    if options.dla_core >= cores:
+        raise SegnetError(f"--dla {options.dla_core}: this device has {cores} DLA core(s), 0..{cores - 1}")
+    config.default_device_type = trt.DeviceType.DLA
+    config.DLA_core = options.dla_core
+
+
+def configure(builder: trt.Builder, network: trt.INetworkDefinition, options: BuildOptions, plan: PrecisionPlan,
+              log: Callable[[str], None]) -> tuple[trt.IBuilderConfig, int | None]:
+    """The builder config for `options`; returns it with the engine's fixed batch (None if dynamic)."""
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_bytes)
+    for name in plan.builder_flags:
+        config.set_flag(getattr(trt.BuilderFlag, name))
+    if options.opt_level is not None:
+        if hasattr(config, "builder_optimization_level"):
+            config.builder_optimization_level = options.opt_level
+        else:
+            log(f"note: TensorRT {trt_utils.version()} has no builder optimisation level; --opt-level ignored")
+    configure_dla(builder, config, options)
+    batch = configure_inputs(builder, network, config, options)
+    if options.timing_cache is not None:
+        data = options.timing_cache.read_bytes() if options.timing_cache.is_file() else b""
+        cache = config.create_timing_cache(data)
+        config.set_timing_cache(cache, False)
+    return config, batch
+
+
+@contextlib.contextmanager
+def fp16_model(onnx_path: Path, convert: bool) -> Iterator[Path]:
+    """The ONNX to parse: `onnx_path`, or an FP16 conversion of it in a temporary folder (TensorRT 11)."""
+    if not convert:
+        yield onnx_path
+        return
+    try:
+        from segnet.export.fp16 import convert_fp16
+    except ImportError as exc:
+        raise MissingDependencyError(f"--fp16 on TensorRT 11 converts the ONNX to FP16 first, which needs "
+                                     f"segnet.export.fp16 and its dependencies ({exc})") from None
+    with tempfile.TemporaryDirectory(prefix="segnet-fp16-") as tmp:
+        out = Path(tmp) / (onnx_path.stem + ".fp16.onnx")
+        convert_fp16(onnx_path, out)
+        yield out
+
+
+def gpu_details() -> dict[str, Any]:
+    """GPU facts for the sidecar (empty values when cuda-python is missing)."""
+    try:
+        info = cuda_utils.device_info(0)
+    except MissingDependencyError:
+        return {"gpu_name": None, "compute_capability": None}
+    return {"gpu_name": info.name, "compute_capability": info.compute_capability,
+            "gpu_integrated": info.integrated}
+
+
+def engine_artifact(engine_path: Path, network: trt.INetworkDefinition, facts: OnnxFacts, options: BuildOptions,
+                    plan: PrecisionPlan, batch: int | None, onnx_path: Path) -> Artifact:
+    """The sidecar entry for the engine: tensors from the parsed network, facts from the ONNX artifact."""
+    base = facts.artifact or Artifact(file=onnx_path.name, format="onnx")
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i).name for i in range(network.num_outputs)]
+    precision = "int8" if facts.has_qdq else options.precision
+    details = {"tensorrt_version": trt_utils.version(), **gpu_details(),
+               "build_options": options.to_dict(), "network_flags": plan.network_flags,
+               "builder_flags": plan.builder_flags, "fp16_converted": plan.convert_fp16,
+               "onnx_file": onnx_path.name, "onnx_sha256": facts.sha256}
+    return Artifact(file=engine_path.name, format="engine", precision=precision,
+                    input_name=inputs[0].name if inputs else base.input_name, input_layout=base.input_layout,
+                    input_dtype=base.input_dtype, embedded_preprocess=base.embedded_preprocess,
+                    output_names=outputs or base.output_names, batch=batch, details=details)
+
+
+def default_engine_path(onnx_path: Path, options: BuildOptions) -> Path:
+    """model.onnx -> model.engine (model.fp16.engine / model.int8.engine for other precisions)."""
+    stem = onnx_path.name.split(".")[0]
+    suffix = "" if options.precision == "fp32" else f".{options.precision}"
+    return onnx_path.with_name(f"{stem}{suffix}.engine")
+
+
+def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
+                 options: BuildOptions | None = None, log: Callable[[str], None] | None = None) -> Path:
+    """Build `onnx_path` into a TensorRT plan at `engine_path` (written atomically) and record it in the
+    sidecar JSON. Raises MissingDependencyError without TensorRT or a GPU, SegnetError for bad models."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    onnx_path = Path(onnx_path)
+    options = options or BuildOptions()
+    if not onnx_path.is_file():
+        raise SegnetError(f"{onnx_path}: ONNX model not found")
+    engine_path = Path(engine_path) if engine_path else default_engine_path(onnx_path, options)
+    trt_utils.import_tensorrt("building TensorRT engines")
+    facts = read_onnx_facts(onnx_path)
+    plan = plan_precision(options, facts.has_qdq)
+    log_file = (options.log_file or engine_path.with_name(engine_path.name.split(".")[0] + ".build.log")) \
+        if options.verbose else None
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    logger = trt_utils.make_logger(log_file=log_file)
+    try:
+        return _build(logger, onnx_path, engine_path, options, facts, plan, log)
+    finally:
+        logger.close()
+
+
+def _build(logger: Any, onnx_path: Path, engine_path: Path, options: BuildOptions,
+           facts: OnnxFacts, plan: PrecisionPlan, log: Callable[[str], None]) -> Path:
+    builder = create_builder(logger)
+    trt.init_libnvinfer_plugins(logger, "")
+    network = builder.create_network(network_flag_bits(plan.network_flags))
+    parser = trt.OnnxParser(network, logger)
+    with fp16_model(onnx_path, plan.convert_fp16) as model_file:
+        if not parser.parse_from_file(str(model_file)):
+            errors = [describe_parser_error(parser.get_error(i), facts.node_names) for i in range(parser.num_errors)]
+            raise SegnetError(f"{onnx_path}: TensorRT {trt_utils.version()} cannot parse it: "
+                              f"{'; '.join(errors) or logger.tail()}. Run `segnet check {onnx_path}` for fixes")
+    config, batch = configure(builder, network, options, plan, log)
+    log(f"building {engine_path.name} with TensorRT {trt_utils.version()} ({options.precision}); "
+        "this takes a while")
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise SegnetError(f"{onnx_path}: TensorRT could not build an engine: {logger.tail() or 'no details'}"
+                          " (try --verbose, a larger --workspace, or without --dla/--fp16)")
+    atomic.write_bytes(engine_path, bytes(memoryview(serialized)))
+    if options.timing_cache is not None:
+        atomic.write_bytes(options.timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
+    if facts.spec is not None:
+        artifact = engine_artifact(engine_path, network, facts, options, plan, batch, onnx_path)
+        write_sidecar(engine_path, facts.spec, artifact)
+    else:
+        log(f"note: {onnx_path} carries no segnet spec: no sidecar JSON written for {engine_path.name}")
+    return engine_path

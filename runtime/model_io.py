@@ -1,0 +1,200 @@
+"""What a model file takes and gives: its spec, input (layout, size, dtype) and which outputs to use.
+
+The spec comes from the sidecar JSON (segnet.spec.read_sidecar) or the ONNX metadata the backend read;
+a foreign model (no spec anywhere) gets one built from its tensors plus the user's mean/std/classes, and
+the assumptions made are listed in `notes` so they can be shown once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from segnet.runtime.backends.base import Backend, TensorInfo
+
+from segnet.errors import SegnetError
+from segnet.spec import (
+    ARTIFACT_KEY,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SPEC_KEY,
+    Artifact,
+    ModelSpec,
+    read_sidecar,
+)
+
+ClassesOption = Union[None, str, Sequence[str]]  # noqa: UP007 (evaluated at run time: Python 3.8)
+
+
+@dataclass
+class ModelIO:
+    """The resolved contract between the Segmenter and one backend."""
+
+    spec: ModelSpec
+    input_name: str
+    input_size: tuple[int, int]  # (height, width) of the network input
+    embedded_preprocess: bool  # uint8 NHWC BGR in; else normalised float NCHW
+    input_dtype: np.dtype
+    batch: int | None  # fixed batch size, None when dynamic
+    labels_name: str | None  # class map output (argmax inside the graph)
+    logits_name: str | None  # per-class logits output
+    foreign: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def load_classes(option: ClassesOption) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """Class names (and a palette when the file has one) from names 'a,b,c', a list, a text file (one name
+    a line) or a JSON file (a list of names, or an object with class_names/names/classes and palette)."""
+    if option is None:
+        return [], []
+    if not isinstance(option, str):
+        return [str(n) for n in option], []
+    path = Path(option)
+    if not path.is_file():
+        if "," not in option and (path.suffix or "/" in option):
+            raise SegnetError(f"{option}: classes file not found (give a file or comma-separated names)")
+        return [n.strip() for n in option.split(",") if n.strip()], []
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() != ".json":
+        return [line.strip() for line in text.splitlines() if line.strip()], []
+    try:
+        data: Any = json.loads(text)
+    except ValueError as exc:
+        raise SegnetError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict):
+        names = data.get("class_names") or data.get("names") or data.get("classes") or []
+        palette = [tuple(int(c) for c in rgb) for rgb in data.get("palette", [])]
+    else:
+        names, palette = data, []
+    if not isinstance(names, list) or not names:
+        raise SegnetError(f"{path}: expected a list of class names (or an object with 'class_names')")
+    return [str(n) for n in names], palette  # type: ignore[return-value]
+
+
+def _static(info: TensorInfo) -> TensorInfo:
+    """The same tensor with every dynamic dimension (None, or -1 as engines report it) as None."""
+    return TensorInfo(info.name, tuple(d if isinstance(d, int) and d > 0 else None for d in info.shape), info.dtype)
+
+
+def _spec_from_metadata(metadata: dict[str, str]) -> tuple[ModelSpec | None, Artifact | None]:
+    spec = ModelSpec.from_json(metadata[SPEC_KEY]) if SPEC_KEY in metadata else None
+    artifact = Artifact.from_dict(json.loads(metadata[ARTIFACT_KEY])) if ARTIFACT_KEY in metadata else None
+    return spec, artifact
+
+
+def _pick_outputs(outputs: list[TensorInfo]) -> tuple[str | None, str | None]:
+    """(labels, logits) output names: by name ("labels", "logits"), else by rank and dtype."""
+    by_name = {o.name: o for o in outputs}
+    labels = "labels" if "labels" in by_name else None
+    logits = "logits" if "logits" in by_name else None
+    if labels or logits:
+        return labels, logits
+    for o in outputs:
+        if np.issubdtype(o.dtype, np.integer) and len(o.shape) in (3, 4) and labels is None:
+            labels = o.name
+        elif np.issubdtype(o.dtype, np.floating) and len(o.shape) == 4 and logits is None:
+            logits = o.name
+    return labels, logits
+
+
+def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | None = None,
+            std: Sequence[float] | None = None, classes: ClassesOption = None,
+            color_order: str | None = None, input_size: tuple[int, int] | None = None) -> ModelIO:
+    """Work out the ModelIO of an activated backend's model; explicit options override the spec."""
+    inputs, outputs = backend.inputs, backend.outputs
+    if len(inputs) != 1:
+        raise SegnetError(f"{model_path}: expected one input tensor, the model has {len(inputs)} "
+                          f"({', '.join(i.name for i in inputs)})")
+    tensor = _static(inputs[0])
+    if len(tensor.shape) != 4:
+        raise SegnetError(f"{model_path}: input {tensor.name!r} has shape {tensor.shape}; expected 4-D NCHW/NHWC")
+    found = read_sidecar(model_path)
+    spec, artifact = found if found else (None, None)
+    meta_spec, meta_artifact = _spec_from_metadata(getattr(backend, "metadata", {}) or {})
+    spec, artifact = spec or meta_spec, artifact or meta_artifact
+    notes: list[str] = []
+    embedded = artifact.embedded_preprocess if artifact else (
+        tensor.dtype == np.uint8 and tensor.shape[-1] in (1, 3))
+    hw = tensor.shape[1:3] if embedded else tensor.shape[2:4]
+    channels = tensor.shape[3] if embedded else tensor.shape[1]
+    labels_name, logits_name = _pick_outputs(outputs)
+    if labels_name is None and logits_name is None:
+        raise SegnetError(f"{model_path}: no usable output: need a class map (N x H x W integers, e.g. 'labels') "
+                          "or per-class logits (N x C x H x W floats)")
+    names, palette = load_classes(classes)
+    foreign = spec is None
+    if foreign:
+        spec = _foreign_spec(model_path, outputs, logits_name, channels, hw, input_size, names, palette,
+                             mean, std, color_order, notes)
+    else:
+        assert spec is not None
+        if embedded and (mean is not None or std is not None):
+            raise SegnetError(f"{model_path}: preprocessing is embedded in the model; --mean/--std do not apply")
+        _override(spec, names, palette, mean, std, color_order, model_path)
+    if input_size:
+        size = (int(input_size[0]), int(input_size[1]))
+    elif all(isinstance(d, int) for d in hw):
+        size = (int(hw[0]), int(hw[1]))  # type: ignore[arg-type]
+    else:
+        size = spec.input_size
+    return ModelIO(spec=spec, input_name=tensor.name, input_size=size, embedded_preprocess=bool(embedded),
+                   input_dtype=tensor.dtype, batch=tensor.shape[0], labels_name=labels_name,
+                   logits_name=logits_name, foreign=foreign, notes=notes)
+
+
+def _override(spec: ModelSpec, names: list[str], palette: list[tuple[int, int, int]],
+              mean: Sequence[float] | None, std: Sequence[float] | None, color_order: str | None,
+              model_path: str | Path) -> None:
+    """Apply the user's explicit options to a model's own spec."""
+    if names:
+        if len(names) != spec.num_labels:
+            raise SegnetError(f"{model_path}: the model has {spec.num_labels} classes, --classes gave {len(names)}")
+        spec.class_names = names
+    if palette:
+        spec.palette = palette
+    if mean is not None:
+        spec.mean = tuple(float(v) for v in mean)
+    if std is not None:
+        spec.std = tuple(float(v) for v in std)
+    if color_order:
+        spec.color_order = color_order
+    spec.__post_init__()  # re-validate
+
+
+def _foreign_spec(model_path: str | Path, outputs: list[TensorInfo], logits_name: str | None,
+                  channels: int | None, hw: tuple[int | None, ...], input_size: tuple[int, int] | None,
+                  names: list[str], palette: list[tuple[int, int, int]], mean: Sequence[float] | None,
+                  std: Sequence[float] | None, color_order: str | None, notes: list[str]) -> ModelSpec:
+    """A spec for a model that carries none, from its tensors and the user's options, noting assumptions."""
+    by_name = {o.name: _static(o) for o in outputs}
+    num_classes = by_name[logits_name].shape[1] if logits_name else None
+    if num_classes is None:
+        if not names:
+            raise SegnetError(f"{model_path}: cannot tell the number of classes: pass --classes (names or a file)")
+        num_classes = 1 if len(names) == 2 and logits_name else len(names)
+    if channels not in (1, 3):
+        raise SegnetError(f"{model_path}: input has {channels} channels; the runtime feeds 1 or 3")
+    height, width = input_size or hw[:2]
+    if height is None or width is None:
+        raise SegnetError(f"{model_path}: the input size is dynamic; pass --input-size HxW")
+    if names and len(names) != (2 if num_classes == 1 else num_classes):
+        raise SegnetError(f"{model_path}: the model outputs {num_classes} classes, --classes gave {len(names)}")
+    notes.append(f"{Path(model_path).name} carries no segnet spec: treating it as a foreign model with "
+                 f"input {height}x{width}, {num_classes} classes")
+    if mean is None or std is None:
+        notes.append(f"no --mean/--std given: assuming ImageNet normalisation mean={IMAGENET_MEAN} std={IMAGENET_STD}")
+    if not color_order:
+        notes.append("assuming the network expects RGB channel order (pass --color-order BGR otherwise)")
+    if not names:
+        notes.append("no --classes given: classes are named class0..classN with a default palette")
+    default_mean, default_std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((0.5,), (0.5,))
+    return ModelSpec(arch="foreign", num_classes=int(num_classes), in_channels=int(channels),
+                     class_names=names, palette=palette, input_size=(int(height), int(width)),
+                     mean=tuple(mean) if mean is not None else default_mean,
+                     std=tuple(std) if std is not None else default_std,
+                     color_order=color_order or "RGB", ignore_index=None,
+                     provenance={"source": str(model_path), "foreign": True})

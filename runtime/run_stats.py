@@ -1,0 +1,144 @@
+"""Statistics of one streaming run: per-stage and end-to-end latency, frame counters, class shares.
+
+Thread-safe (capture, inference and render threads add, the main thread reads) and bounded in memory:
+latencies keep the last `window` samples per stage (segnet.runtime.stats.LatencyStats), class shares
+the last `class_window` frames plus a running mean over all of them. Two rates, never mixed up:
+network FPS = 1000 / mean inference latency (what the backend could do alone) and end-to-end FPS =
+frames written / wall time (what the whole pipeline delivered).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from segnet.runtime.stats import LatencyStats
+
+STAGES = ("capture", "pre", "inference", "post", "render", "write", "end_to_end")
+
+
+def _fps(ms: float) -> float:
+    return 1000.0 / ms if ms and not math.isnan(ms) and ms > 0 else float("nan")
+
+
+class RunStats:
+    """Counters and latency windows of a pipeline run."""
+
+    def __init__(self, window: int = 10_000, class_names: Sequence[str] | None = None,
+                 class_window: int = 1000) -> None:
+        self.lock = threading.Lock()
+        self.stages: dict[str, LatencyStats] = {name: LatencyStats(window) for name in STAGES}
+        self.frames_in = 0
+        self.frames_out = 0
+        self.dropped = 0
+        self.skipped = 0
+        self.reconnects = 0
+        self.start = time.perf_counter()
+        self.end: float | None = None
+        self.class_names = list(class_names) if class_names is not None else None
+        self.class_frames: deque[tuple[int, list[float]]] = deque(maxlen=class_window)
+        self.class_sum: np.ndarray | None = None
+        self.class_count = 0
+        self._tick: tuple[float, int] = (self.start, 0)
+
+    def add(self, stage: str, milliseconds: float) -> None:
+        with self.lock:
+            self.stages[stage].add(milliseconds)
+
+    def add_times(self, times: dict[str, float]) -> None:
+        with self.lock:
+            for stage, milliseconds in times.items():
+                self.stages[stage].add(milliseconds)
+
+    def count(self, **increments: int) -> None:
+        """Add to counters: frames_in, frames_out, dropped."""
+        with self.lock:
+            for name, value in increments.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def add_class_map(self, index: int, class_map: np.ndarray) -> None:
+        """Record the share of pixels of each class in one frame."""
+        labels = len(self.class_names) if self.class_names else 256
+        counts = np.bincount(class_map.ravel(), minlength=labels)[:labels]
+        share = counts / max(1, class_map.size)
+        with self.lock:
+            self.class_frames.append((index, [round(float(v), 6) for v in share]))
+            self.class_sum = share if self.class_sum is None else self.class_sum + share
+            self.class_count += 1
+
+    def finish(self) -> None:
+        self.end = time.perf_counter()
+
+    @property
+    def wall_seconds(self) -> float:
+        return (self.end or time.perf_counter()) - self.start
+
+    def summaries(self) -> dict[str, dict[str, float]]:
+        with self.lock:
+            return {name: stats.summary() for name, stats in self.stages.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The headline numbers (for the status line, the HUD and the live view)."""
+        summaries = self.summaries()
+        now = time.perf_counter()
+        last_time, last_out = self._tick
+        recent = (self.frames_out - last_out) / (now - last_time) if now > last_time else float("nan")
+        self._tick = (now, self.frames_out)
+        wall = self.wall_seconds
+        return {
+            "frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.dropped,
+            "skipped": self.skipped, "reconnects": self.reconnects, "wall_s": round(wall, 3),
+            "end_to_end_fps": self.frames_out / wall if wall > 0 else float("nan"),
+            "recent_fps": recent,
+            "network_fps": _fps(summaries["inference"]["mean"]),
+            "inference_p50_ms": summaries["inference"]["p50"],
+            "latency_p50_ms": summaries["end_to_end"]["p50"],
+            "latency_p99_ms": summaries["end_to_end"]["p99"],
+        }
+
+    def status_line(self) -> str:
+        s = self.snapshot()
+        return (f"frames {s['frames_out']:>6} | end-to-end {s['recent_fps']:6.1f} FPS | network "
+                f"{s['network_fps']:6.1f} FPS | latency p50 {s['latency_p50_ms']:6.1f} p99 "
+                f"{s['latency_p99_ms']:6.1f} ms | dropped {s['dropped']} | skipped {s['skipped']}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, for `--stats FILE` (JSON)."""
+        data = self.snapshot()
+        data.pop("recent_fps")
+        data["latency_window"] = self.stages["end_to_end"].samples.maxlen
+        data["stages_ms"] = self.summaries()
+        if self.class_sum is not None:
+            with self.lock:
+                mean = (self.class_sum / self.class_count).tolist()
+                frames = list(self.class_frames)
+            names = self.class_names or [f"class{i}" for i in range(len(mean))]
+            data["class_share"] = {
+                "names": names,
+                "mean": {name: round(v, 6) for name, v in zip(names, mean)},
+                "frames": [{"index": i, "share": share} for i, share in frames],
+                "frames_window": self.class_frames.maxlen,
+            }
+        return data
+
+    def table(self) -> str:
+        """The final report: stage latencies and both FPS figures."""
+        summaries = self.summaries()
+        s = self.snapshot()
+        lines = [f"{'stage':<12}{'count':>8}{'mean':>9}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}  (ms)"]
+        for name in STAGES:
+            m = summaries[name]
+            lines.append(f"{name:<12}{int(m['count']):>8}{m['mean']:>9.2f}{m['p50']:>9.2f}{m['p90']:>9.2f}"
+                         f"{m['p99']:>9.2f}{m['max']:>9.2f}")
+        lines += [
+            (f"frames in {s['frames_in']}, out {s['frames_out']}, dropped {s['dropped']} (live: stale frames "
+             f"replaced by newer ones), skipped {s['skipped']} (undecodable), reconnects {s['reconnects']}"),
+            f"end-to-end FPS {s['end_to_end_fps']:.1f} (frames out / {s['wall_s']:.1f} s wall time)",
+            f"network FPS    {s['network_fps']:.1f} (1000 / mean inference latency)",
+        ]
+        return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""`segnet run`: stream a source through a model into one or more outputs, with live statistics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from segnet.errors import SegnetError
+
+NAME = "run"
+HELP = "segment a camera, stream, video, images or synthetic:// in real time (torch-free)"
+ORDER = 60
+DESCRIPTION = """\
+Stream frames through a model (.onnx with ONNX Runtime, .engine with TensorRT) into outputs, with
+per-stage latency, end-to-end FPS and network FPS printed live and at the end.
+
+Sources: 0, /dev/video0, v4l2:///dev/video0, csi://0, rtsp://..., video.mp4, image.png, folder/,
+'frames/*.png', synthetic://?frames=300&size=240x320&seed=1&fps=30, or a GStreamer pipeline.
+Outputs: out.mp4, out.avi, folder/ (PNGs), display://0, http://127.0.0.1:8080 (browser view), null.
+
+examples:
+  segnet run model.onnx --source synthetic:// --output http://127.0.0.1:8080
+  segnet run model.onnx --source road.mp4 --output out.mp4 --visualize overlay,mask --legend --stats run.json
+  segnet run model.engine --source csi://0 --input-width 1280 --input-height 720 --output display://0 --hud
+  segnet run other.onnx --source frames/ --output out/ --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --classes names.txt
+"""
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.replace(" ", ",").split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _size(text: str) -> tuple[int, int]:
+    from segnet.runtime.sources import parse_size
+
+    try:
+        return parse_size(text)
+    except SegnetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model file: .onnx or .engine (its spec comes from model.json or the ONNX)")
+    parser.add_argument("--source", "-s", required=True, help="input URI (see above)")
+    parser.add_argument("--output", "-o", action="append", default=[],
+                        help="output URI; repeat for several (default: null)")
+    model = parser.add_argument_group("model and backend")
+    model.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"))
+    model.add_argument("--device", default="cpu", choices=("cpu", "cuda", "tensorrt"),
+                       help="ONNX Runtime execution provider (default cpu)")
+    model.add_argument("--threads", type=int, default=None, help="inference threads (ONNX Runtime intra-op)")
+    model.add_argument("--no-spinning", dest="spinning", action="store_const", const=False, default=None,
+                       help="ONNX Runtime worker threads sleep instead of busy-waiting between frames "
+                       "(frees CPU for capture/render on small or busy machines)")
+    model.add_argument("--filter-mode", default="point", choices=("point", "linear"),
+                       help="linear: upsample logits bilinearly before the argmax (smoother edges)")
+    model.add_argument("--mean", type=_floats, help="normalisation mean per channel, e.g. 0.485,0.456,0.406 "
+                       "(foreign models; overrides the spec)")
+    model.add_argument("--std", type=_floats, help="normalisation std per channel (foreign models)")
+    model.add_argument("--classes", help="class names 'road,car,...' or a file (one per line, or JSON)")
+    model.add_argument("--color-order", choices=("RGB", "BGR"), help="channel order the network expects")
+    model.add_argument("--input-size", type=_size, help="network input HxW for models with a dynamic size")
+    source = parser.add_argument_group("source")
+    source.add_argument("--input-width", type=int, help="capture width requested from cameras")
+    source.add_argument("--input-height", type=int, help="capture height requested from cameras")
+    source.add_argument("--input-rate", type=float, help="capture frame rate requested from cameras")
+    source.add_argument("--loop", action="store_true", help="restart files at their end")
+    source.add_argument("--max-frames", type=int, help="stop after this many frames")
+    view = parser.add_argument_group("rendering")
+    view.add_argument("--visualize", default="overlay", help="overlay, mask or overlay,mask (side by side)")
+    view.add_argument("--alpha", type=float, default=0.5, help="overlay colour weight 0..1 (default 0.5)")
+    view.add_argument("--legend", action="store_true", help="draw the names of the classes in view")
+    view.add_argument("--ignore-class", type=int, help="leave pixels of this class uncoloured")
+    view.add_argument("--hud", action="store_true", help="draw FPS and latency on the frames")
+    view.add_argument("--video-fps", type=float, help="frame rate written into video outputs "
+                      "(default: the source's, else 30)")
+    report = parser.add_argument_group("statistics")
+    report.add_argument("--stats", help="write the run's statistics as JSON to this file")
+    report.add_argument("--class-stats", action="store_true", help="per-class pixel share per frame in --stats")
+    report.add_argument("--quiet", "-q", action="store_true", help="no live status line")
+
+
+def _check(args: argparse.Namespace) -> tuple[str, ...]:
+    from segnet.runtime.render import parse_visualize
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise SegnetError(f"--alpha must be within 0..1, got {args.alpha}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise SegnetError(f"--max-frames must be at least 1, got {args.max_frames}")
+    if args.threads is not None and args.threads < 1:
+        raise SegnetError(f"--threads must be at least 1, got {args.threads}")
+    try:
+        return parse_visualize(args.visualize)
+    except ValueError as exc:
+        raise SegnetError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from segnet import atomic
+    from segnet.runtime.pipeline import Pipeline
+    from segnet.runtime.segmenter import Segmenter
+    from segnet.runtime.sinks import open_sinks
+    from segnet.runtime.sources import open_source
+
+    modes = _check(args)
+    segmenter = Segmenter(args.model, backend=args.backend, device=args.device, mean=args.mean, std=args.std,
+                          classes=args.classes, color_order=args.color_order, input_size=args.input_size,
+                          filter_mode=args.filter_mode, threads=args.threads,
+                          **({} if args.spinning is None else {"spinning": args.spinning}))
+    with segmenter:
+        source = open_source(args.source, width=args.input_width, height=args.input_height, fps=args.input_rate,
+                             loop=args.loop, max_frames=args.max_frames)
+        with source:
+            outputs = args.output or ["null"]
+            sinks = open_sinks(outputs, fps=args.video_fps or source.fps)
+            try:
+                _print_header(segmenter, source, sinks)
+                pipeline = Pipeline(segmenter, source, sinks, visualize=modes, alpha=args.alpha, legend=args.legend,
+                                    ignore_class=args.ignore_class, hud=args.hud, class_stats=args.class_stats,
+                                    status_stream=None if args.quiet else sys.stderr)
+                stats = pipeline.run()
+            finally:
+                for sink in sinks:
+                    sink.close()
+    print(stats.table())
+    for sink in sinks:
+        print(f"output: {sink.describe()}: {sink.written} frames")
+    if args.stats:
+        doc = {"model": str(args.model), "backend": segmenter.backend.name, "device": args.device,
+               "input_size": list(segmenter.input_size), "source": args.source, "live": source.live,
+               "outputs": outputs, **stats.to_dict()}
+        atomic.write_text(args.stats, json.dumps(_finite(doc), indent=2) + "\n")
+        print(f"statistics written to {args.stats}")
+    return 0
+
+
+def _print_header(segmenter: Any, source: Any, sinks: list[Any]) -> None:
+    spec = segmenter.spec
+    height, width = segmenter.input_size
+    providers = getattr(segmenter.backend, "active_providers", [])
+    print(f"model   {segmenter.model_path} ({spec.arch}, {spec.num_labels} classes, input {height}x{width}, "
+          f"backend {segmenter.backend.name}{' ' + ','.join(providers) if providers else ''})")
+    print(f"source  {source.uri} ({'live: stale frames are dropped' if source.live else 'file: every frame'})")
+    for sink in sinks:
+        print(f"output  {sink.describe()}")
+    sys.stdout.flush()
+
+
+def _finite(value: Any) -> Any | None:
+    """JSON has no NaN: None instead."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
