@@ -55,19 +55,27 @@ def check(result: Any, name: str, cudart: ModuleType | None = None) -> Any:
     if int(err) != int(cudart.cudaError_t.cudaSuccess):
         label = _error_name(cudart, err)
         if label in _NO_GPU_ERRORS:
-            raise MissingDependencyError(
-                f"no usable NVIDIA GPU: {name} failed with {label} ({int(err)}); check the NVIDIA driver "
-                "(nvidia-smi, or on Jetson the JetPack install) and run `segnet doctor`")
+            raise _no_gpu(f"{name} failed with {label} ({int(err)})")
         raise CudaError(f"CUDA call {name} failed with {label} ({int(err)})")
     if not values:
         return None
     return values[0] if len(values) == 1 else values
 
 
+def _no_gpu(detail: str) -> MissingDependencyError:
+    return MissingDependencyError(
+        f"no usable NVIDIA GPU: {detail}; check the NVIDIA driver "
+        "(nvidia-smi, or on Jetson the JetPack install) and run `segnet doctor`")
+
+
 def call(name: str, *args: Any) -> Any:
     """Call cudart function `name` with `args` and return its checked result (see `check`)."""
     cudart = import_cudart()
-    return check(getattr(cudart, name)(*args), name, cudart)
+    try:
+        result = getattr(cudart, name)(*args)
+    except RuntimeError as exc:  # cuda-python < 12.6 (all Python 3.8 has) raises when libcuda cannot be loaded
+        raise _no_gpu(f"{name} failed: {exc}") from exc
+    return check(result, name, cudart)
 
 
 @dataclass(frozen=True)

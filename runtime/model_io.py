@@ -27,7 +27,7 @@ from segnet.spec import (
     read_sidecar,
 )
 
-ClassesOption = Union[None, str, Sequence[str]]  # noqa: UP007 (evaluated at run time: Python 3.8)
+ClassesOption = Union[None, str, "Sequence[str]"]  # run-time alias: `X | Y` needs 3.10, abc generics 3.9
 
 
 @dataclass

@@ -1,9 +1,12 @@
-"""The streaming pipeline: capture, inference and render/write each in a thread, joined by bounded queues.
+"""The streaming pipeline: capture, inference and render/write in threads joined by bounded queues.
 
-Live sources (cameras, streams, paced synthetic) go through one-slot queues where the newest frame replaces
-a waiting one (counted as dropped), so latency stays bounded when the model is slower than the source.
-Files go through small blocking queues: every frame is processed, none dropped. SIGINT/SIGTERM stop the
-run cleanly: capture stops, the queued frames are finished, sinks are closed (videos finalised).
+Files: three threads (capture+decode, inference, render+write) so decoding and encoding overlap inference;
+small blocking queues, every frame is processed, none dropped. Live sources (cameras, streams, paced
+synthetic): a capture thread feeding a one-slot queue where the newest frame replaces a waiting one (counted
+as dropped), and one thread that takes the newest frame the moment it is free, infers, renders and writes —
+no second hand-over on the latency path (set `inline_render` to choose). Each stage thread's CPU time is
+recorded (RunStats.cpu_seconds), which stays meaningful on a loaded machine where wall times do not.
+SIGINT/SIGTERM stop the run cleanly: capture stops, the queued frames are finished, sinks are closed.
 """
 
 from __future__ import annotations
@@ -25,15 +28,21 @@ from segnet.runtime.sources import Source
 
 
 class FrameQueue:
-    """Bounded hand-over between two threads. drop_oldest: a full queue discards its oldest item for the
-    new one (live mode); otherwise `put` waits for room (file mode) unless the run is stopping."""
+    """Bounded hand-over between two threads, woken by notification only (no polling, no timers).
+    drop_oldest: a full queue discards its oldest item for the new one (live mode); otherwise `put` waits
+    for room (file mode) until `stopping` is set. To wake threads less often (each wake-up is a context
+    switch and a GIL hand-over on the inference thread's core), a waiting producer is woken once the queue
+    has drained to half its capacity, and a waiting consumer once `wake_consumer_at` items are queued."""
 
-    def __init__(self, capacity: int, drop_oldest: bool) -> None:
+    def __init__(self, capacity: int, drop_oldest: bool, wake_consumer_at: int = 1) -> None:
         self.items: deque[Any] = deque()
         self.capacity = capacity
         self.drop_oldest = drop_oldest
         self.closed = False
         self.condition = threading.Condition()
+        self.refill_at = capacity // 2
+        self.wake_consumer_at = max(1, min(wake_consumer_at, capacity))
+        self.producer_waiting = self.consumer_waiting = False
 
     def put(self, item: Any, stopping: threading.Event) -> int:
         """Add `item`; returns how many items were dropped to make room (0 or 1)."""
@@ -44,20 +53,32 @@ class FrameQueue:
                     self.items.popleft()
                     dropped = 1
                 else:
-                    while len(self.items) >= self.capacity and not stopping.is_set():
-                        self.condition.wait(0.1)
+                    self.producer_waiting = True
+                    while len(self.items) > self.refill_at and not stopping.is_set():
+                        self.condition.wait()
+                    self.producer_waiting = False
             self.items.append(item)
-            self.condition.notify_all()
+            if self.consumer_waiting and len(self.items) >= self.wake_consumer_at:
+                self.condition.notify_all()
             return dropped
 
     def get(self) -> Any:
         """The next item, or None once the queue is closed and empty."""
         with self.condition:
-            while not self.items and not self.closed:
-                self.condition.wait(0.1)
+            if not self.items:
+                self.consumer_waiting = True
+                while len(self.items) < self.wake_consumer_at and not self.closed:
+                    self.condition.wait()
+                self.consumer_waiting = False
             item = self.items.popleft() if self.items else None
-            self.condition.notify_all()
+            if self.producer_waiting and len(self.items) <= self.refill_at:
+                self.condition.notify_all()
             return item
+
+    def wake(self) -> None:
+        """Wake every waiting thread so it re-checks its condition (the run is stopping)."""
+        with self.condition:
+            self.condition.notify_all()
 
     def close(self) -> None:
         with self.condition:
@@ -67,13 +88,16 @@ class FrameQueue:
 
 class Pipeline:
     """Streams `source` through `segmenter` into `sinks`. `run()` blocks until the source ends, a sink asks
-    to stop, `stop()` is called or SIGINT/SIGTERM arrive, and returns the run's statistics."""
+    to stop, `stop()` is called or SIGINT/SIGTERM arrive, and returns the run's statistics.
+    inline_render: render and write on the inference thread (lowest latency, the default for live sources)
+    instead of a thread of their own (overlaps encoding with inference: the default for files)."""
 
     def __init__(self, segmenter: Segmenter, source: Source, sinks: Sequence[Sink],
                  visualize: Sequence[str] = ("overlay",), alpha: float = 0.5, legend: bool = False,
                  ignore_class: int | None = None, hud: bool = False, class_stats: bool = False,
                  queue_size: int = 4, status_interval: float = 1.0, status_stream: TextIO | None = sys.stderr,
-                 stats_window: int = 10_000, on_status: Callable[[RunStats], None] | None = None) -> None:
+                 stats_window: int = 10_000, on_status: Callable[[RunStats], None] | None = None,
+                 inline_render: bool | None = None) -> None:
         self.segmenter, self.source, self.sinks = segmenter, source, list(sinks)
         self.visualize = tuple(visualize)
         self.alpha, self.legend, self.ignore_class, self.hud = alpha, legend, ignore_class, hud
@@ -83,8 +107,10 @@ class Pipeline:
         spec = segmenter.spec
         self.stats = RunStats(window=stats_window, class_names=spec.class_names)
         live = source.live
+        self.inline_render = live if inline_render is None else inline_render
         self.captured = FrameQueue(1 if live else queue_size, drop_oldest=live)
-        self.segmented = FrameQueue(1 if live else queue_size, drop_oldest=live)
+        self.segmented = FrameQueue(1 if live else queue_size, drop_oldest=live,
+                                    wake_consumer_at=1 if live else queue_size // 2)
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []
         self.hud_text: list[str] = []
@@ -93,17 +119,22 @@ class Pipeline:
     def stop(self) -> None:
         """Ask the run to end (safe from signal handlers and other threads)."""
         self.stopping.set()
+        self.captured.wake()
+        self.segmented.wake()
 
     # -- the three stages ------------------------------------------------------------------------------
-    def _guard(self, body: Callable[[], None], closes: FrameQueue | None) -> Callable[[], None]:
-        """Run a stage; on error remember it and stop the run; always close the stage's output queue."""
+    def _guard(self, name: str, body: Callable[[], None], closes: FrameQueue | None) -> Callable[[], None]:
+        """Run a stage; on error remember it and stop the run; always close the stage's output queue and
+        record the thread's CPU time under `name`."""
         def target() -> None:
+            cpu_start = time.thread_time()
             try:
                 body()
             except BaseException as exc:  # noqa: BLE001 (re-raised by run() in the main thread)
                 self.errors.append(exc)
                 self.stop()
             finally:
+                self.stats.add_cpu(name, time.thread_time() - cpu_start)
                 if closes is not None:
                     closes.close()
         return target
@@ -113,13 +144,12 @@ class Pipeline:
         while not self.stopping.is_set():
             start = time.perf_counter()
             frame = self.source.read()
-            stamp = time.perf_counter()
+            stamp = time.perf_counter()  # when the frame was grabbed: end-to-end latency starts here
             self.stats.skipped, self.stats.reconnects = self.source.skipped, self.source.reconnects
             if frame is None:
                 break
-            self.stats.add("capture", (stamp - start) * 1000.0)
-            self.stats.count(frames_in=1)
-            self.stats.count(dropped=self.captured.put((index, frame, stamp), self.stopping))
+            dropped = self.captured.put((index, frame, stamp), self.stopping)
+            self.stats.record({"capture": (stamp - start) * 1000.0}, frames_in=1, dropped=dropped)
             index += 1
 
     def _infer(self) -> None:
@@ -130,29 +160,36 @@ class Pipeline:
             index, frame, stamp = item
             class_map = self.segmenter.predict(frame)
             timing = self.segmenter.last_timing
-            self.stats.add_times({"pre": timing["pre"], "inference": timing["infer"], "post": timing["post"]})
-            self.stats.count(dropped=self.segmented.put((index, frame, stamp, class_map), self.stopping))
+            times = {"pre": timing["pre"], "inference": timing["infer"], "post": timing["post"]}
+            if self.inline_render:
+                self.stats.add_times(times)
+                self._emit(index, frame, stamp, class_map)
+            else:
+                dropped = self.segmented.put((index, frame, stamp, class_map), self.stopping)
+                self.stats.record(times, dropped=dropped)
 
     def _render_and_write(self) -> None:
         while True:
             item = self.segmented.get()
             if item is None:
                 return
-            index, frame, stamp, class_map = item
-            start = time.perf_counter()
-            image = self.render(frame, class_map)
-            mid = time.perf_counter()
-            out = SinkFrame(index=index, image=image, class_map=class_map)
-            for sink in self.sinks:
-                sink.write(out)
-            end = time.perf_counter()
-            self.stats.add_times({"render": (mid - start) * 1000.0, "write": (end - mid) * 1000.0,
-                                  "end_to_end": (end - stamp) * 1000.0})
-            self.stats.count(frames_out=1)
-            if self.class_stats:
-                self.stats.add_class_map(index, class_map)
-            if any(sink.stop_requested for sink in self.sinks):
-                self.stop()
+            self._emit(*item)
+
+    def _emit(self, index: int, frame: np.ndarray, stamp: float, class_map: np.ndarray) -> None:
+        """Render one frame, hand it to every sink and record its times."""
+        start = time.perf_counter()
+        image = self.render(frame, class_map)
+        mid = time.perf_counter()
+        out = SinkFrame(index=index, image=image, class_map=class_map)
+        for sink in self.sinks:
+            sink.write(out)
+        end = time.perf_counter()
+        self.stats.record({"render": (mid - start) * 1000.0, "write": (end - mid) * 1000.0,
+                           "end_to_end": (end - stamp) * 1000.0}, frames_out=1)
+        if self.class_stats:
+            self.stats.add_class_map(index, class_map)
+        if any(sink.stop_requested for sink in self.sinks):
+            self.stop()
 
     def render(self, frame: np.ndarray, class_map: np.ndarray) -> np.ndarray:
         """The picture sinks get: overlay and/or mask, with legend and HUD when asked for."""
@@ -167,12 +204,13 @@ class Pipeline:
 
     # -- driving the run -------------------------------------------------------------------------------
     def run(self) -> RunStats:
-        threads = [
-            threading.Thread(target=self._guard(self._capture, self.captured), name="segnet-capture", daemon=True),
-            threading.Thread(target=self._guard(self._infer, self.segmented), name="segnet-infer", daemon=True),
-            threading.Thread(target=self._guard(self._render_and_write, None),
-                             name="segnet-render", daemon=True),
-        ]
+        stages: list[tuple[str, Callable[[], None], FrameQueue | None]] = [("capture", self._capture, self.captured)]
+        if self.inline_render:
+            stages.append(("infer+render", self._infer, None))
+        else:
+            stages += [("infer", self._infer, self.segmented), ("render", self._render_and_write, None)]
+        threads = [threading.Thread(target=self._guard(name, body, closes), name=f"segnet-{name}", daemon=True)
+                   for name, body, closes in stages]
         restore = self._install_signal_handlers()
         try:
             self.stats.start = time.perf_counter()

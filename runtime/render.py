@@ -31,16 +31,20 @@ def colorize(class_map: np.ndarray, lut: np.ndarray) -> np.ndarray:
 
 
 def overlay(frame: np.ndarray, class_map: np.ndarray, lut: np.ndarray, alpha: float = 0.5,
-            ignore: int | None = None) -> np.ndarray:
+            ignore: int | None = None, colors: np.ndarray | None = None) -> np.ndarray:
     """Blend class colours over the frame (alpha = colour weight); pixels of class `ignore` stay untouched.
-    A class map of another size is scaled to the frame (nearest neighbour)."""
+    A class map of another size is scaled to the frame (nearest neighbour). `colors`: the class map already
+    colourised at the frame's size (compose reuses it for the mask panel instead of colourising twice)."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be within [0, 1], got {alpha}")
     frame = as_bgr(frame)
     height, width = frame.shape[:2]
     if class_map.shape[:2] != (height, width):
         class_map = cv2.resize(class_map, (width, height), interpolation=cv2.INTER_NEAREST)
-    blended = cv2.addWeighted(frame, 1.0 - alpha, colorize(class_map, lut), alpha, 0.0)
+        colors = None
+    if colors is None:
+        colors = colorize(class_map, lut)
+    blended = cv2.addWeighted(frame, 1.0 - alpha, colors, alpha, 0.0)
     if ignore is not None:
         np.copyto(blended, frame, where=(class_map == ignore)[..., None])
     return blended
@@ -65,12 +69,9 @@ def parse_visualize(text: str) -> tuple[str, ...]:
 def compose(frame: np.ndarray, class_map: np.ndarray, lut: np.ndarray, modes: Sequence[str] = ("overlay",),
             alpha: float = 0.5, ignore: int | None = None) -> np.ndarray:
     """The picture a sink shows: overlay and/or colour mask, side by side in the order given."""
-    panels = []
-    for mode in modes:
-        if mode == "overlay":
-            panels.append(overlay(frame, class_map, lut, alpha, ignore))
-        else:
-            panels.append(colorize(class_map, lut))
+    colors = colorize(class_map, lut)  # once, shared by both panels
+    panels = [overlay(frame, class_map, lut, alpha, ignore, colors) if mode == "overlay" else colors
+              for mode in modes]
     return panels[0] if len(panels) == 1 else cv2.hconcat(panels)
 
 

@@ -4,7 +4,8 @@ Thread-safe (capture, inference and render threads add, the main thread reads) a
 latencies keep the last `window` samples per stage (segnet.runtime.stats.LatencyStats), class shares
 the last `class_window` frames plus a running mean over all of them. Two rates, never mixed up:
 network FPS = 1000 / mean inference latency (what the backend could do alone) and end-to-end FPS =
-frames written / wall time (what the whole pipeline delivered).
+frames written / wall time (what the whole pipeline delivered). CPU seconds per stage thread
+(`add_cpu`) give a cost per frame that, unlike wall times, holds on a loaded machine.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class RunStats:
         self.class_sum: np.ndarray | None = None
         self.class_count = 0
         self._tick: tuple[float, int] = (self.start, 0)
+        self.cpu_seconds: dict[str, float] = {}
 
     def add(self, stage: str, milliseconds: float) -> None:
         with self.lock:
@@ -54,6 +56,29 @@ class RunStats:
         with self.lock:
             for stage, milliseconds in times.items():
                 self.stages[stage].add(milliseconds)
+
+    def record(self, times: dict[str, float], **increments: int) -> None:
+        """add_times and count in one locked step (one lock round per stage and frame on the hot path)."""
+        with self.lock:
+            for stage, milliseconds in times.items():
+                self.stages[stage].add(milliseconds)
+            for name, value in increments.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def add_cpu(self, thread: str, seconds: float) -> None:
+        """CPU time a stage thread used (time.thread_time), added up per thread name."""
+        with self.lock:
+            self.cpu_seconds[thread] = self.cpu_seconds.get(thread, 0.0) + seconds
+
+    def cpu_ms_per_frame(self) -> dict[str, float]:
+        """CPU milliseconds per frame written, per stage thread and in total."""
+        with self.lock:
+            cpu = dict(self.cpu_seconds)
+        frames = max(1, self.frames_out)
+        per_frame = {name: 1000.0 * seconds / frames for name, seconds in cpu.items()}
+        if per_frame:
+            per_frame["total"] = sum(per_frame.values())
+        return per_frame
 
     def count(self, **increments: int) -> None:
         """Add to counters: frames_in, frames_out, dropped."""
@@ -113,6 +138,7 @@ class RunStats:
         data.pop("recent_fps")
         data["latency_window"] = self.stages["end_to_end"].samples.maxlen
         data["stages_ms"] = self.summaries()
+        data["cpu_ms_per_frame"] = self.cpu_ms_per_frame()
         if self.class_sum is not None:
             with self.lock:
                 mean = (self.class_sum / self.class_count).tolist()
@@ -141,4 +167,7 @@ class RunStats:
             f"end-to-end FPS {s['end_to_end_fps']:.1f} (frames out / {s['wall_s']:.1f} s wall time)",
             f"network FPS    {s['network_fps']:.1f} (1000 / mean inference latency)",
         ]
+        cpu = self.cpu_ms_per_frame()
+        if cpu:
+            lines.append("CPU ms per frame by thread: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
         return "\n".join(lines)

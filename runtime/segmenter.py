@@ -24,7 +24,7 @@ from segnet.errors import SegnetError
 from segnet.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from typing_extensions import Self  # noqa: UP035 (typing.Self needs Python 3.11)
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 FILTER_MODES = ("point", "linear")
 MAX_RESIZE_CHANNELS = 512  # OpenCV's channel limit for cv2.resize
@@ -123,8 +123,12 @@ class Segmenter:
         return sample.transpose(2, 0, 1)
 
     def preprocess(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """Frames -> the input batch tensor, in the dtype the model takes."""
-        batch = np.stack([self._to_input(f) for f in frames])
+        """Frames -> the input batch tensor, in the dtype the model takes. One frame is a view of its
+        sample (no copy: the hot path of streaming), several are stacked."""
+        if len(frames) == 1:
+            batch = self._to_input(frames[0])[None]
+        else:
+            batch = np.stack([self._to_input(f) for f in frames])
         return np.ascontiguousarray(batch, dtype=self.io.input_dtype)
 
     # -- inference -----------------------------------------------------------------------------------

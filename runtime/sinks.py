@@ -25,7 +25,7 @@ from segnet import atomic
 from segnet.errors import SegnetError
 
 if TYPE_CHECKING:
-    from typing_extensions import Self  # noqa: UP035 (typing.Self needs Python 3.11)
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 

@@ -29,7 +29,7 @@ import numpy as np
 from segnet.errors import SegnetError
 
 if TYPE_CHECKING:
-    from typing_extensions import Self  # noqa: UP035 (typing.Self needs Python 3.11)
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Deque, Dict, Iterable, Optional
+from typing import Iterable
 
 import numpy as np
 
@@ -14,8 +14,8 @@ UNSTABLE_CV = 0.15  # coefficient of variation above which a run is flagged as u
 class LatencyStats:
     """Keeps the last `window` samples (all of them when None) so long runs use bounded memory."""
 
-    def __init__(self, window: Optional[int] = 100_000) -> None:
-        self.samples: Deque[float] = deque(maxlen=window)
+    def __init__(self, window: int | None = 100_000) -> None:
+        self.samples: deque[float] = deque(maxlen=window)
         self.count = 0
 
     def add(self, milliseconds: float) -> None:
@@ -26,7 +26,7 @@ class LatencyStats:
         for value in values:
             self.add(value)
 
-    def summary(self) -> Dict[str, float]:
+    def summary(self) -> dict[str, float]:
         """count, mean, std, cv, min, p50, p90, p99, max (ms); NaN everywhere when empty."""
         if not self.samples:
             nan = float("nan")

@@ -7,15 +7,13 @@ never occur in the ground truth nor the predictions are left out of the means (N
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
 import numpy as np
 
 
 class ConfusionMatrix:
     """Accumulates `matrix[true, predicted]` pixel counts, skipping `ignore_index` pixels."""
 
-    def __init__(self, num_classes: int, ignore_index: Optional[int] = None) -> None:
+    def __init__(self, num_classes: int, ignore_index: int | None = None) -> None:
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -31,10 +29,10 @@ class ConfusionMatrix:
         index = target[keep] * self.num_classes + np.clip(predicted[keep], 0, self.num_classes - 1)
         self.matrix += np.bincount(index, minlength=self.num_classes**2).reshape(self.matrix.shape)
 
-    def merge(self, other: "ConfusionMatrix") -> None:
+    def merge(self, other: ConfusionMatrix) -> None:
         self.matrix += other.matrix
 
-    def compute(self) -> Dict[str, object]:
+    def compute(self) -> dict[str, object]:
         m = self.matrix.astype(np.float64)
         true_pos = np.diag(m)
         gt_count = m.sum(axis=1)
@@ -59,7 +57,7 @@ def _nanmean(values: np.ndarray) -> float:
     return float(valid.mean()) if valid.size else float("nan")
 
 
-def format_table(metrics: Dict[str, object], class_names: List[str]) -> str:
+def format_table(metrics: dict[str, object], class_names: list[str]) -> str:
     """A readable table: the three summary numbers, then IoU and accuracy per class, in percent."""
     lines = [
         f"global accuracy     {100 * float(metrics['global_acc']):6.2f}",  # type: ignore[arg-type]

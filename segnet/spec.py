@@ -15,7 +15,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from segnet import atomic
 from segnet.errors import SegnetError
@@ -26,7 +26,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def default_palette(num_colors: int) -> List[Tuple[int, int, int]]:
+def default_palette(num_colors: int) -> list[tuple[int, int, int]]:
     """Distinct RGB colours for `num_colors` classes (the Pascal VOC bit-interleaving colour map)."""
     palette = []
     for index in range(num_colors):
@@ -49,15 +49,15 @@ class ModelSpec:
     arch: str
     num_classes: int
     in_channels: int = 3
-    arch_args: Dict[str, Any] = field(default_factory=dict)
-    class_names: List[str] = field(default_factory=list)
-    palette: List[Tuple[int, int, int]] = field(default_factory=list)
-    input_size: Tuple[int, int] = (360, 480)  # (height, width) the network is trained and exported for
-    mean: Tuple[float, ...] = IMAGENET_MEAN
-    std: Tuple[float, ...] = IMAGENET_STD
+    arch_args: dict[str, Any] = field(default_factory=dict)
+    class_names: list[str] = field(default_factory=list)
+    palette: list[tuple[int, int, int]] = field(default_factory=list)
+    input_size: tuple[int, int] = (360, 480)  # (height, width) the network is trained and exported for
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
     color_order: str = "RGB"  # channel order of the network's input tensor (frames from OpenCV are BGR)
-    ignore_index: Optional[int] = 255
-    provenance: Dict[str, Any] = field(default_factory=dict)  # dataset, epochs, metrics, toolkit version
+    ignore_index: int | None = 255
+    provenance: dict[str, Any] = field(default_factory=dict)  # dataset, epochs, metrics, toolkit version
 
     def __post_init__(self) -> None:
         self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
@@ -89,7 +89,7 @@ class ModelSpec:
         """Number of values a class map can hold (2 for binary models)."""
         return 2 if self.num_classes == 1 else self.num_classes
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["palette"] = [list(rgb) for rgb in self.palette]
         data["input_size"] = list(self.input_size)
@@ -97,7 +97,7 @@ class ModelSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "ModelSpec":
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         missing = {"arch", "num_classes"} - set(data)
         if missing:
@@ -108,7 +108,7 @@ class ModelSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelSpec":
+    def from_json(cls, text: str) -> ModelSpec:
         return cls.from_dict(json.loads(text))
 
 
@@ -124,30 +124,30 @@ class Artifact:
     input_layout: str = "NCHW"  # "NCHW" float, normalised; "NHWC" uint8 BGR when preprocessing is embedded
     input_dtype: str = "float32"
     embedded_preprocess: bool = False
-    output_names: List[str] = field(default_factory=lambda: ["logits"])  # "labels" = class map (argmax)
-    batch: Optional[int] = 1  # None: dynamic batch
-    details: Dict[str, Any] = field(default_factory=dict)
+    output_names: list[str] = field(default_factory=lambda: ["logits"])  # "labels" = class map (argmax)
+    batch: int | None = 1  # None: dynamic batch
+    details: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "Artifact":
+    def from_dict(cls, data: dict[str, Any]) -> Artifact:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def sidecar_path(model_path: "str | Path") -> Path:
+def sidecar_path(model_path: str | Path) -> Path:
     """`<folder>/<stem>.json` where stem is the name up to the first dot: model.int8.onnx -> model.json."""
     path = Path(model_path)
     return path.with_name(path.name.split(".")[0] + ".json")
 
 
-def write_sidecar(model_path: "str | Path", spec: ModelSpec, artifact: Artifact) -> Path:
+def write_sidecar(model_path: str | Path, spec: ModelSpec, artifact: Artifact) -> Path:
     """Record `artifact` of `spec` in the model's sidecar JSON (atomically). A sidecar describing a
     different spec is replaced, so stale artifact entries never survive a re-export."""
     path = sidecar_path(model_path)
-    artifacts: Dict[str, Any] = {}
+    artifacts: dict[str, Any] = {}
     if path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
@@ -161,7 +161,7 @@ def write_sidecar(model_path: "str | Path", spec: ModelSpec, artifact: Artifact)
     return path
 
 
-def read_sidecar(model_path: "str | Path") -> Optional[Tuple[ModelSpec, Optional[Artifact]]]:
+def read_sidecar(model_path: str | Path) -> tuple[ModelSpec, Artifact | None] | None:
     """The spec and this file's artifact entry from the sidecar JSON, or None when there is none."""
     path = sidecar_path(model_path)
     if not path.exists():

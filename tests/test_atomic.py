@@ -5,10 +5,9 @@ from segnet import atomic
 
 def test_failed_write_leaves_neither_file_nor_temp(tmp_path):
     target = tmp_path / "out.bin"
-    with pytest.raises(KeyboardInterrupt):
-        with atomic.atomic_path(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic.atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
 
 

@@ -139,7 +139,7 @@ def test_classes_json_invalid_names_file(tmp_path: Path):
 
 def make_voc(parent: Path) -> Path:
     """A tiny VOCdevkit/VOC2012 tree: 3 JPEGs, palette-PNG masks with indices 0..20 and 255 borders."""
-    from PIL import Image
+    Image = pytest.importorskip("PIL.Image")  # Pillow is the `train` extra: the torch-free runtime venv lacks it
 
     from segnet.data.voc import PALETTE
 

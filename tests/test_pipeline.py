@@ -135,3 +135,91 @@ def test_class_share_memory_is_bounded(segmenter):
         stats.add_class_map(i, np.full((4, 4), i % 2, np.uint8))
     assert len(stats.stages["inference"].samples) == 50 and len(stats.class_frames) == 20
     assert stats.to_dict()["class_share"]["mean"] == {"a": 0.5, "b": 0.5}
+
+
+def _blocked(target, *args):
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    thread.join(0.3)
+    return thread
+
+
+def test_frame_queue_wakes_producer_at_half_and_consumer_at_its_mark():
+    stop = threading.Event()
+    files = FrameQueue(4, drop_oldest=False)
+    for i in range(4):
+        files.put(i, stop)
+    producer = _blocked(files.put, 4, stop)
+    assert files.get() == 0
+    producer.join(0.3)
+    assert producer.is_alive(), "one free slot does not wake the producer yet"
+    assert files.get() == 1
+    producer.join(5)
+    assert not producer.is_alive(), "drained to half: the producer refills"
+    batched = FrameQueue(4, drop_oldest=False, wake_consumer_at=2)
+    got = []
+    consumer = _blocked(lambda: got.append(batched.get()))
+    batched.put("a", stop)
+    consumer.join(0.3)
+    assert consumer.is_alive() and not got, "the consumer waits for two items"
+    batched.put("b", stop)
+    consumer.join(5)
+    assert got == ["a"]
+
+
+def test_stop_wakes_a_producer_waiting_for_room(segmenter):
+    with open_source("synthetic://?frames=5&size=64x96") as source:
+        pipeline = Pipeline(segmenter, source, [NullSink("null")], status_stream=None, queue_size=1)
+        pipeline.captured.put("first", pipeline.stopping)
+        producer = _blocked(pipeline.captured.put, "second", pipeline.stopping)
+        assert producer.is_alive()
+        pipeline.stop()
+        producer.join(5)
+        assert not producer.is_alive(), "stop() wakes waiting threads (no polling timer)"
+
+
+def test_inline_and_threaded_rendering_give_the_same_frames(segmenter, tmp_path):
+    class Keep(Sink):
+        def __init__(self, uri):
+            super().__init__(uri)
+            self.images = []
+
+        def write(self, frame):
+            self.images.append((frame.index, frame.image.copy()))
+
+    video = write_video(tmp_path / "in.avi", frames=12)
+    results = {}
+    for inline in (False, True):
+        with open_source(str(video)) as source:
+            sink = Keep("keep")
+            stats = _run(segmenter, source, [sink], visualize=("overlay", "mask"), inline_render=inline)
+        results[inline] = sink.images
+        threads = {"capture", "infer+render"} if inline else {"capture", "infer", "render"}
+        cpu = stats.cpu_ms_per_frame()
+        assert set(cpu) == threads | {"total"} and cpu["total"] > 0
+        assert stats.frames_out == 12 and "CPU ms per frame" in stats.table()
+        assert set(stats.to_dict()["cpu_ms_per_frame"]) == set(cpu)
+    assert [i for i, _ in results[True]] == [i for i, _ in results[False]] == list(range(12))
+    assert all((a == b).all() for (_, a), (_, b) in zip(results[True], results[False]))
+
+
+def test_live_sources_render_on_the_inference_thread(segmenter):
+    with open_source("synthetic://?size=64x96&fps=500", max_frames=40) as source:
+        stats = _run(segmenter, source, [NullSink("null")])
+    assert set(stats.cpu_seconds) == {"capture", "infer+render"}
+    assert stats.frames_out + stats.dropped == stats.frames_in == 40
+
+
+def test_compose_colourises_once_and_matches_the_separate_panels(segmenter):
+    from segnet.runtime import render
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    class_map = rng.integers(0, 5, (20, 30), dtype=np.uint8)
+    lut = render.color_lut(segmenter.spec.palette)
+    both = render.compose(frame, class_map, lut, ("overlay", "mask"), alpha=0.4, ignore=2)
+    expected = np.hstack([render.overlay(frame, class_map, lut, 0.4, 2), render.colorize(class_map, lut)])
+    assert (both == expected).all()
+    small = class_map[::2, ::2]
+    assert (render.overlay(frame, small, lut, 0.4) ==
+            render.overlay(frame, np.repeat(np.repeat(small, 2, 0), 2, 1), lut, 0.4)).all()

@@ -7,7 +7,7 @@ from segnet.spec import Artifact, ModelSpec, default_palette, read_sidecar, side
 
 
 def make_spec(**kw):
-    args = dict(arch="segnet_lite", num_classes=3, class_names=["a", "b", "c"], input_size=(64, 96))
+    args = {"arch": "segnet_lite", "num_classes": 3, "class_names": ["a", "b", "c"], "input_size": (64, 96)}
     args.update(kw)
     return ModelSpec(**args)
 

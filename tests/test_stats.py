@@ -1,7 +1,6 @@
 import math
 
 import pytest
-
 from segnet.runtime.stats import LatencyStats
 
 

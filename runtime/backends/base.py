@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 
 @dataclass(frozen=True)
 class TensorInfo:
     name: str
-    shape: Tuple[Optional[int], ...]  # None (or -1 in engines) marks a dynamic dimension
+    shape: tuple[int | None, ...]  # None (or -1 in engines) marks a dynamic dimension
     dtype: np.dtype
 
 
@@ -29,14 +32,14 @@ class Backend(abc.ABC):
 
     def __init__(self) -> None:
         self.is_active = False
-        self.last_timing: Dict[str, float] = {}
+        self.last_timing: dict[str, float] = {}
 
     @abc.abstractmethod
     def activate(self) -> None:
         """Load the model and allocate what inference needs."""
 
     @abc.abstractmethod
-    def infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one inference; returns outputs by name (arrays owned by the caller)."""
 
     @abc.abstractmethod
@@ -45,15 +48,15 @@ class Backend(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def inputs(self) -> List[TensorInfo]:
+    def inputs(self) -> list[TensorInfo]:
         """Input tensors (valid after activate)."""
 
     @property
     @abc.abstractmethod
-    def outputs(self) -> List[TensorInfo]:
+    def outputs(self) -> list[TensorInfo]:
         """Output tensors (valid after activate)."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Self:
         self.activate()
         self.is_active = True
         return self

@@ -51,6 +51,7 @@ class OnnxRuntimeBackend(Backend):
         self.provider_options = provider_options
         self.session: Any = None
         self.metadata: dict[str, str] = {}
+        self.output_names: list[str] = []
 
     def activate(self) -> None:
         ort = require("onnxruntime", "the ONNX Runtime backend")
@@ -75,6 +76,7 @@ class OnnxRuntimeBackend(Backend):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SegnetError(f"{self.model_path}: ONNX Runtime cannot load it ({first})") from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.output_names = [out.name for out in self.session.get_outputs()]  # asked once, not per frame
         self.is_active = True
 
     def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -83,7 +85,7 @@ class OnnxRuntimeBackend(Backend):
         start = time.perf_counter()
         values = self.session.run(None, feed)
         self.last_timing = {"compute": (time.perf_counter() - start) * 1000.0}
-        return {out.name: value for out, value in zip(self.session.get_outputs(), values)}
+        return dict(zip(self.output_names, values))
 
     def deactivate(self) -> None:
         self.session = None

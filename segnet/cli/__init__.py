@@ -12,13 +12,13 @@ import importlib
 import pkgutil
 import sys
 from types import ModuleType
-from typing import List, Optional, Sequence
+from typing import Sequence
 
 from segnet import __version__
 from segnet.errors import SegnetError
 
 
-def _command_modules() -> List[ModuleType]:
+def _command_modules() -> list[ModuleType]:
     from segnet.cli import commands
 
     modules = [importlib.import_module(f"{commands.__name__}.{info.name}")
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

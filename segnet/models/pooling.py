@@ -26,6 +26,7 @@ inf * 0 = NaN in the switch form's empty positions. Neither happens in a healthy
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,7 @@ from torch import nn
 from segnet.errors import SegnetError
 
 POOL_MODES = ("indices", "switch")
-Size2 = tuple[int, int]
+Size2 = Tuple[int, int]  # a run-time alias: tuple[...] needs Python 3.9
 
 
 def check_pool_mode(mode: str) -> str:

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable  # typing.Callable: ModelFn is evaluated at run time (3.8)
 
 from torch import nn
 

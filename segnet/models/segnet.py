@@ -3,8 +3,8 @@ segmentation_models_pytorch layout), configured by a `SegNetConfig` so every pre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Sequence  # Stages is evaluated at run time: abc generics need Python 3.9
 
 import torch
 from torch import nn

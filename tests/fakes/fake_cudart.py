@@ -14,7 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cuda.bindings import runtime as _real
+try:
+    from cuda.bindings import runtime as _real
+except ImportError:  # cuda-python before 12.6 (the newest on Python 3.8): the module's old name
+    from cuda import cudart as _real
 
 Success = _real.cudaError_t.cudaSuccess
 

@@ -92,13 +92,32 @@ def _signature(args: ast.arguments, drop_first: bool) -> inspect.Signature:
     return inspect.Signature(params)
 
 
+def _render(node: ast.expr) -> str:
+    """ast.unparse for what stubs hold here (dotted names, subscripts, constants): ast.unparse needs 3.9."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_render(node.value)}.{node.attr}"
+    if isinstance(node, ast.Subscript):
+        inner = node.slice.value if type(node.slice).__name__ == "Index" else node.slice  # 3.8 wraps it
+        return f"{_render(node.value)}[{_render(inner)}]"
+    if isinstance(node, ast.Tuple):
+        return ", ".join(_render(item) for item in node.elts)
+    if isinstance(node, ast.Constant):
+        return "..." if node.value is Ellipsis else repr(node.value)
+    raise ValueError(f"stub expression not understood on this Python: {ast.dump(node)}")
+
+
+_unparse = getattr(ast, "unparse", _render)
+
+
 def _decorators(node: ast.FunctionDef) -> set[str]:
-    return {ast.unparse(d) for d in node.decorator_list}
+    return {_unparse(d) for d in node.decorator_list}
 
 
 def _read_class(node: ast.ClassDef, values: dict[tuple[str, str], int], outer: str = "") -> StubClass:
     qualified = f"{outer}.{node.name}" if outer else node.name
-    cls = StubClass(node.name, bases=[ast.unparse(b) for b in node.bases])
+    cls = StubClass(node.name, bases=[_unparse(b) for b in node.bases])
     for item in node.body:
         if isinstance(item, ast.ClassDef):
             cls.nested[item.name] = _read_class(item, values, qualified)
@@ -114,7 +133,7 @@ def _read_class(node: ast.ClassDef, values: dict[tuple[str, str], int], outer: s
                     cls.static.add(item.name)
                 cls.methods.setdefault(item.name, []).append(_signature(item.args, drop_first=not static))
         elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-            name, annotation = item.target.id, ast.unparse(item.annotation)
+            name, annotation = item.target.id, _unparse(item.annotation)
             if annotation.startswith("typing.ClassVar["):
                 target = annotation[len("typing.ClassVar["):-1]
                 if name == "__members__":
