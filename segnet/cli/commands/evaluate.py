@@ -1,0 +1,101 @@
+"""`segnet evaluate`: global accuracy, class-average accuracy, mIoU and IoU per class of a model on a split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+NAME = "evaluate"
+HELP = "score a checkpoint (or an exported .onnx / .engine) on a dataset split: accuracy, mIoU, IoU per class"
+ORDER = 20
+DESCRIPTION = """\
+Evaluate a model on a dataset split with the SegNet paper's metrics: global accuracy, class-average
+accuracy, mIoU, and IoU / accuracy per class (ignore pixels excluded). Images are resized to the model's
+input size; predictions are scaled back (nearest) and scored at the annotations' full resolution.
+A .pt checkpoint runs in PyTorch; .onnx / .engine files run through the torch-free runtime, with the
+same evaluation code, so exported and quantised models are compared like for like.
+
+examples:
+  segnet evaluate runs/camvid/best.pt --data /data/camvid --split val
+  segnet evaluate runs/camvid/best.pt --data /data/camvid --split test --json results/camvid_test.json
+  segnet evaluate exports/model.int8.onnx --data /data/camvid --split val --json -   # JSON to stdout
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="checkpoint (.pt) or exported model (.onnx, .engine)")
+    parser.add_argument("--data", required=True, help="dataset root")
+    parser.add_argument("--format", default="auto", help="dataset layout: auto, folder, camvid, voc (default: auto)")
+    parser.add_argument("--split", default="val", help="split to score: val, test, train (default: val)")
+    parser.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"),
+                        help="network input size (default: the model's own; exported models keep theirs)")
+    parser.add_argument("--batch", type=int, default=8, help="images per forward pass (default: 8)")
+    parser.add_argument("--device", default="auto", help="checkpoints: auto, cpu, cuda (default: auto)")
+    parser.add_argument("--backend", default="auto", help="exported models: auto, onnxruntime, tensorrt")
+    parser.add_argument("--json", metavar="OUT", help="write the metrics as JSON to OUT ('-' for stdout)")
+
+
+def torch_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(predict, spec) for a .pt checkpoint."""
+    from segnet.evaluate import model_predictor
+    from segnet.train.checkpoint import load_model
+    from segnet.train.distributed import resolve_device
+
+    device = resolve_device(args.device)
+    model, spec = load_model(args.model)
+    return model_predictor(model.to(device), spec, device), spec
+
+
+def runtime_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(predict, spec) for an exported model, through the torch-free Segmenter (RGB batch -> BGR frames)."""
+    import numpy as np
+
+    from segnet.runtime import Segmenter
+
+    segmenter = Segmenter(args.model, backend=args.backend, device="cpu" if args.device == "auto" else args.device)
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        frames = [image[..., ::-1] if image.shape[-1] == 3 else image for image in images]
+        return np.stack(segmenter.predict_batch(frames))
+
+    return predict, segmenter.spec
+
+
+def run(args: argparse.Namespace) -> int:
+    from segnet import atomic
+    from segnet.data import open_dataset
+    from segnet.errors import SegnetError
+    from segnet.evaluate import evaluate_predictor, json_safe, summary
+    from segnet.metrics import format_table
+
+    if args.batch < 1:
+        raise SegnetError(f"--batch must be at least 1, got {args.batch}")
+    path = Path(args.model)
+    if not path.is_file():
+        raise SegnetError(f"{path}: no such model file")
+    exported = path.suffix.lower() in (".onnx", ".engine", ".plan", ".trt")
+    if exported and args.imgsz:
+        raise SegnetError("--imgsz applies to checkpoints only: an exported model has a fixed input size")
+    predict, spec = runtime_predictor(args) if exported else torch_predictor(args)
+    dataset = open_dataset(args.data, args.split, args.format)
+    if dataset.num_classes != spec.num_classes:
+        raise SegnetError(f"{args.data}: the {args.split} split has {dataset.num_classes} classes but {path} "
+                          f"was trained for {spec.num_classes}")
+    size = tuple(args.imgsz) if args.imgsz else spec.input_size
+    metrics = evaluate_predictor(predict, dataset, spec, size, args.batch, progress=sys.stderr.isatty())
+    report = {"model": str(path), "data": str(args.data), "split": args.split, "images": len(dataset),
+              "input_size": list(size), "class_names": spec.class_names, **metrics}
+    text = json.dumps(json_safe(report), indent=2) + "\n"
+    if args.json == "-":
+        sys.stdout.write(text)
+        return 0
+    print(f"{path} on {args.data} ({args.split}, {len(dataset)} images, input {size[0]}x{size[1]}): "
+          f"{summary(metrics)}")
+    print(format_table(metrics, spec.class_names))
+    if args.json:
+        atomic.write_text(args.json, text)
+        print(f"metrics written to {args.json}")
+    return 0
