@@ -6,7 +6,7 @@ data with a JSON round trip and no torch. They travel:
 - in the checkpoint (`spec` entry),
 - in every ONNX file's `metadata_props` (keys `segnet.spec` and `segnet.artifact`),
 - in `<stem>.json` beside the artifacts, one per model: `{"spec": ..., "artifacts": {"model.onnx": ...}}`
-  (`model.onnx`, `model.int8.onnx`, `model.engine` all share `model.json`).
+  (`model.onnx`, `model.int8.onnx`, `model.fp16.engine` all share `model.json`).
 """
 
 from __future__ import annotations
@@ -137,10 +137,21 @@ class Artifact:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+MODEL_SUFFIXES = (".onnx", ".engine", ".plan", ".trt")
+PRECISION_TAGS = (".fp32", ".fp16", ".int8")
+
+
 def sidecar_path(model_path: str | Path) -> Path:
-    """`<folder>/<stem>.json` where stem is the name up to the first dot: model.int8.onnx -> model.json."""
+    """`<folder>/<stem>.json`, the stem without the model extension and precision tag:
+    model.int8.onnx, model.fp16.engine -> model.json; dots elsewhere stay (lite_w0.25.onnx -> lite_w0.25.json)."""
     path = Path(model_path)
-    return path.with_name(path.name.split(".")[0] + ".json")
+    name = path.name
+    for suffixes in (MODEL_SUFFIXES, PRECISION_TAGS):
+        for suffix in suffixes:
+            if name.lower().endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                break
+    return path.with_name(name + ".json")
 
 
 def write_sidecar(model_path: str | Path, spec: ModelSpec, artifact: Artifact) -> Path:

@@ -55,3 +55,11 @@ def test_corrupt_sidecar_is_a_clear_error(tmp_path):
     (tmp_path / "model.json").write_text("{not json")
     with pytest.raises(SegnetError, match="model.json: not a valid model description"):
         read_sidecar(tmp_path / "model.onnx")
+
+
+@pytest.mark.parametrize("name, sidecar", [
+    ("model.onnx", "model.json"), ("model.int8.onnx", "model.json"), ("model.fp16.engine", "model.json"),
+    ("lite_w0.25_360x480.onnx", "lite_w0.25_360x480.json"), ("net.v2.int8.onnx", "net.v2.json"),
+])
+def test_sidecar_name_drops_only_extension_and_precision_tag(tmp_path, name, sidecar):
+    assert sidecar_path(tmp_path / name) == tmp_path / sidecar

@@ -1,0 +1,144 @@
+"""`segnet export`: checkpoint -> verified ONNX (TensorRT-parsable), INT8/FP16 variants, or an engine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from segnet.errors import SegnetError
+from segnet.export.engine_options import add_build_arguments
+
+NAME = "export"
+HELP = "export a checkpoint to ONNX that TensorRT parses (verified against PyTorch), INT8/FP16 variants, engines"
+ORDER = 30
+DESCRIPTION = """Export a trained checkpoint to ONNX. SegNet's max-unpooling is exported in an index-free
+form TensorRT parses (no MaxUnpool, ScatterND or MaxPool indices), and every export is checked against
+PyTorch under ONNX Runtime before it is written. The model spec travels in the ONNX metadata and in
+MODEL.json beside it, so `segnet build`, `segnet run` and `segnet bench` need no further options.
+
+examples:
+  segnet export runs/camvid/best.pt                          # -> runs/camvid/best.onnx
+  segnet export best.pt -o model.onnx --embed-preprocess --argmax --data data/camvid
+  segnet export best.pt -o model.onnx --int8 --calib data/camvid --calib-images 100 --fp16
+  segnet export best.pt --format engine --fp16               # ONNX, then a TensorRT engine (on the Jetson)
+"""
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from segnet.export.onnx_export import DEFAULT_OPSET, TARGETS
+
+    parser.add_argument("checkpoint", type=Path, help="training checkpoint (.pt from `segnet train`)")
+    parser.add_argument("--format", choices=("onnx", "engine"), default="onnx",
+                        help="onnx (default), or engine: export ONNX then build a TensorRT engine from it")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="ONNX file to write (default: beside the checkpoint, named after its stem)")
+    parser.add_argument("--imgsz", type=_size, nargs=2, metavar=("H", "W"), default=None,
+                        help="input height and width (default: the spec's input size)")
+    parser.add_argument("--batch", type=_size, default=1, help="fixed batch size (default 1)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                        help=f"ONNX opset (default {DEFAULT_OPSET}: the newest TensorRT 8.6 parses)")
+    parser.add_argument("--target", choices=TARGETS, default="tensorrt",
+                        help="tensorrt (index-free pooling, default) or onnxruntime (the form fastest on ORT's CPU)")
+    parser.add_argument("--embed-preprocess", action="store_true",
+                        help="input uint8 NHWC BGR frames; cast, colour order, mean/std and NCHW inside the graph")
+    parser.add_argument("--argmax", action="store_true",
+                        help="output 'labels', the class map (uint8), instead of the logits")
+    parser.add_argument("--keep-logits", action="store_true", help="with --argmax: also output 'logits'")
+    parser.add_argument("--simplify", action="store_true", help="simplify the graph with onnxslim")
+    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
+                        help="also verify against PyTorch on real images of this dataset")
+    parser.add_argument("--skip-rewrite-check", action="store_true",
+                        help="skip the check against PyTorch's own ScatterND export (a second export: halves the time)")
+    quant = parser.add_argument_group("INT8 (with --int8)")
+    quant.add_argument("--calib", type=Path, default=None, metavar="DATA",
+                       help="dataset whose images calibrate INT8 (its train split, else val/test)")
+    quant.add_argument("--calib-images", type=_size, default=None, metavar="N",
+                       help="calibration images (default 100)")
+    quant.add_argument("--calib-method", choices=("minmax", "percentile", "entropy"), default=None,
+                       help="activation range calibration (default: the method chosen by measurement)")
+    quant.add_argument("--quantize-all", action="store_true",
+                       help="also quantize the first conv and the classifier (kept FP32 by default)")
+    # --fp16, --int8 and --dynamic-batch come from the shared TensorRT build options: with --format onnx
+    # they write MODEL.fp16.onnx / MODEL.int8.onnx and a dynamic batch axis; with --format engine they
+    # also set the engine's precision and batch range.
+    add_build_arguments(parser)
+    _describe(parser, {
+        "fp16": "also write MODEL.fp16.onnx (FP32 inputs/outputs; verified against FP32); "
+                "with --format engine: an FP16 engine",
+        "int8": "also write MODEL.int8.onnx (Q/DQ, needs --calib; zero points 0 for --target tensorrt, "
+                "uint8 activations for onnxruntime); with --format engine: an INT8 engine from it",
+        "dynamic_batch": "export a dynamic batch axis (verified at batch 1 and 3); with --format engine "
+                         "also the engine's batch range",
+    })
+
+
+def _describe(parser: argparse.ArgumentParser, helps: dict[str, str]) -> None:
+    """Say what the shared TensorRT flags mean for `segnet export` (their build help is about engines)."""
+    for action in parser._actions:  # argparse keeps no public accessor for an added argument's help
+        if action.dest in helps:
+            action.help = helps[action.dest]
+
+
+def run(args: argparse.Namespace) -> int:
+    from segnet.export import onnx_export
+
+    if args.int8 and args.calib is None:
+        raise SegnetError("--int8 needs calibration images: add --calib DATA (a dataset folder)")
+    if args.calib is not None and not args.int8:
+        raise SegnetError("--calib only applies with --int8")
+    target = "tensorrt" if args.format == "engine" else args.target
+    if args.format == "engine" and args.target != "tensorrt":
+        raise SegnetError("--format engine builds for TensorRT: drop --target onnxruntime")
+    onnx_path = onnx_export.export_onnx(
+        args.checkpoint, args.output, imgsz=tuple(args.imgsz) if args.imgsz else None, batch=args.batch,
+        dynamic_batch=args.dynamic_batch is not None, opset=args.opset, target=target,
+        embed_preprocess=args.embed_preprocess, argmax=args.argmax, keep_logits=args.keep_logits,
+        simplify=args.simplify, verify_data=args.data, check_rewrite=not args.skip_rewrite_check, log=print)
+    print(f"wrote {onnx_path}")
+    build_input = onnx_path
+    if args.int8:
+        build_input = _int8(args, onnx_path, target)
+    if args.fp16 and args.format == "onnx":
+        from segnet.export.fp16 import convert_fp16
+
+        print(f"wrote {convert_fp16(onnx_path, onnx_export.variant_path(onnx_path, 'fp16'), log=print)}")
+    if args.format == "engine":
+        _engine(args, build_input)
+    return 0
+
+
+def _int8(args: argparse.Namespace, onnx_path: Path, target: str) -> Path:
+    """Quantize the exported model; returns the INT8 ONNX path."""
+    from segnet.export import onnx_export, quantize
+
+    options = {"exclude": "none" if args.quantize_all else "auto"}
+    if args.calib_method:
+        options["method"] = args.calib_method
+    if args.calib_images:
+        options["num_images"] = args.calib_images
+    out = quantize.quantize_int8(onnx_path, onnx_export.variant_path(onnx_path, "int8"), args.calib,
+                                 target="tensorrt" if target == "tensorrt" else "cpu", log=print, **options)
+    print(f"wrote {out}")
+    return out
+
+
+def _engine(args: argparse.Namespace, onnx_path: Path) -> None:
+    """Build a TensorRT engine from the exported (or quantized) ONNX with the shared build options."""
+    from segnet.export.engine_options import BuildOptions
+
+    try:
+        from segnet.export.tensorrt_build import build_engine
+    except ImportError as exc:
+        raise SegnetError(f"engine building is not available in this installation ({exc})") from None
+    engine = build_engine(onnx_path, None, BuildOptions.from_args(args))
+    print(f"wrote {engine}")

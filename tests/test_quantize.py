@@ -1,0 +1,97 @@
+"""INT8 variants: the TensorRT flavour is symmetric (every zero point 0, int8, no int32 bias), the CPU
+flavour uses uint8 activations; both run under ONNX Runtime, follow the FP32 model, and are recorded in
+the sidecar. Calibration uses real CamVid images at a small size."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from segnet.export import inputs, verify
+from segnet.export.onnx_export import export_model
+from segnet.export.quantize import nonzero_zero_points, quantize_int8, sensitive_convs
+
+from segnet.errors import SegnetError
+from segnet.models import create_model
+from segnet.spec import ModelSpec, read_sidecar
+
+SIZE = (48, 64)
+
+
+@pytest.fixture(scope="module")
+def fp32(tmp_path_factory):
+    torch.manual_seed(0)
+    model = create_model("segnet_lite", 12, width=0.25).eval()
+    spec = ModelSpec(arch="segnet_lite", num_classes=12, arch_args=model.arch_args, input_size=SIZE)
+    return export_model(model, spec, tmp_path_factory.mktemp("int8") / "model.onnx", embed_preprocess=True,
+                        argmax=True, keep_logits=True, check_rewrite=False)
+
+
+def qdq_nodes(model):
+    return [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+
+
+def agreement(fp32_path, int8_path, images) -> float:
+    """Share of pixels where the INT8 model's class map equals the FP32 model's (batch-1 models)."""
+    reference, quantized = verify.ort_runner(str(fp32_path)), verify.ort_runner(str(int8_path))
+    same = []
+    for image in images:
+        ref, got = reference(image[None]), quantized(image[None])
+        assert got["labels"].dtype == np.uint8 and got["logits"].dtype == np.float32
+        same.append(ref["labels"] == got["labels"])
+    return float(np.mean(same))
+
+
+def test_tensorrt_flavour_is_symmetric_int8_with_zero_points_0(fp32, camvid_root):
+    out = quantize_int8(fp32, None, camvid_root, num_images=6, target="tensorrt")
+    assert out.name == "model.int8.onnx"
+    model = onnx.load(str(out))
+    assert len(qdq_nodes(model)) > 0
+    assert nonzero_zero_points(model) == []
+    # the first conv and the classifier stay FP32: no DequantizeLinear feeds their weights
+    dequantized = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    first, last = sensitive_convs(onnx.load(str(fp32)))
+    for node in model.graph.node:
+        if node.name in (first, last):
+            assert node.input[1] not in dequantized
+    artifact = read_sidecar(out)[1]
+    assert artifact.precision == "int8"
+    info = artifact.details["int8"]
+    assert info["flavour"] == "tensorrt" and info["calibration_images"] == 6
+    assert sorted(info["excluded_nodes"]) == sorted([first, last])
+    assert read_sidecar(fp32)[1].precision == "fp32"  # both entries share model.json
+    images = np.stack(inputs.dataset_images(camvid_root, SIZE, read_sidecar(fp32)[0], 4, split="val"))
+    assert agreement(fp32, out, images) >= 0.95
+
+
+def test_cpu_flavour_uses_uint8_activations(fp32, camvid_root, tmp_path):
+    out = quantize_int8(fp32, tmp_path / "cpu.int8.onnx", camvid_root, num_images=4, target="cpu",
+                        method="percentile", exclude="none")
+    model = onnx.load(str(out))
+    init = {t.name: t for t in model.graph.initializer}
+    activation_zero_points = [init[n.input[2]] for n in model.graph.node
+                              if n.op_type == "QuantizeLinear" and n.input[2] in init]
+    assert activation_zero_points
+    assert all(t.data_type == onnx.TensorProto.UINT8 for t in activation_zero_points)
+    assert nonzero_zero_points(model)  # what the TensorRT check would reject
+    info = read_sidecar(out)[1].details["int8"]
+    assert info["flavour"] == "cpu" and info["calibration_method"] == "percentile" and info["excluded_nodes"] == []
+    images = np.stack(inputs.dataset_images(camvid_root, SIZE, read_sidecar(fp32)[0], 4, split="val"))
+    assert agreement(fp32, out, images) >= 0.95
+
+
+def test_quantize_refuses_bad_input(fp32, tmp_path, camvid_root):
+    foreign = tmp_path / "foreign.onnx"
+    model = onnx.load(str(fp32))
+    del model.metadata_props[:]
+    onnx.save(model, str(foreign))
+    with pytest.raises(SegnetError, match="not a segnet ONNX export"):
+        quantize_int8(foreign, None, camvid_root, num_images=2)
+    with pytest.raises(SegnetError, match="no such nodes"):
+        quantize_int8(fp32, tmp_path / "x.onnx", camvid_root, num_images=2, exclude=["nope"])
+    with pytest.raises(SegnetError, match="unknown calibration method"):
+        quantize_int8(fp32, tmp_path / "x.onnx", camvid_root, method="magic")
+    with pytest.raises(SegnetError, match="dataset folder not found"):
+        quantize_int8(fp32, tmp_path / "x.onnx", tmp_path / "missing", num_images=2)
+    assert not (tmp_path / "x.onnx").exists()
