@@ -7,7 +7,7 @@ DATA ?=
 # PyTorch for training/export; the CPU build on this kind of machine. Override with TORCH=torch.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-slow lint typecheck clean
+.PHONY: venv demo test test-slow test-jetson-python lint typecheck clean
 
 $(BIN)/segnet: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: venv
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
+
+# the torch-free runtime tests under another interpreter, e.g. PY=python3.8 (JetPack 5) or python3.10 (JetPack 6)
+test-jetson-python:
+	tests/jetson_python.sh $(PY)
 
 lint: venv
 	$(BIN)/ruff check segnet export runtime benchmarks tests

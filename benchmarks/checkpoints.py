@@ -1,0 +1,89 @@
+"""Random-weight checkpoints of the presets, for speed benchmarks that need no trained model (needs torch).
+
+Latency does not depend on the weights' values, so the README's speed tables time freshly initialised
+presets; accuracy columns only ever come from trained checkpoints (`segnet bench CKPT --data ...`).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from segnet.lazy import require
+
+
+def random_checkpoint(folder: Path, arch: str, width: float, imgsz: tuple[int, int], num_classes: int = 11,
+                      seed: int = 0) -> Path:
+    """`folder/<arch>_w<width>_<H>x<W>.pt`: a checkpoint of an initialised preset (spec included)."""
+    torch = require("torch", "benchmarking the presets")
+    from segnet.models import create_model
+    from segnet.spec import ModelSpec
+    from segnet.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(seed)
+    spec = ModelSpec(arch=arch, num_classes=num_classes, arch_args={"width": width}, input_size=imgsz,
+                     provenance={"weights": "random", "purpose": "speed benchmark"})
+    model = create_model(arch, num_classes, width=width)
+    settle_batchnorm(model, imgsz)
+    path = Path(folder) / f"{arch}_w{width:g}_{imgsz[0]}x{imgsz[1]}_s{seed}.pt"
+    return save_checkpoint(path, spec=spec, model=model, epoch=0)
+
+
+def exported_random_model(folder: Path, arch: str, width: float, imgsz: tuple[int, int],
+                          forms: Sequence[tuple[str, dict[str, Any]]] = (("onnx", {"target": "tensorrt"}),),
+                          attempts: int = 4) -> tuple[Path, dict[str, Path]]:
+    """A random-weight checkpoint and its ONNX export(s) (name -> export_onnx options) that pass segnet
+    export's own check against PyTorch. Random weights make near-ties in max-pool windows likely, and
+    ONNX Runtime's differently rounded convolutions then flip a few pooling switches; another random
+    initialisation usually has none. Latency does not depend on which initialisation is used."""
+    from segnet.export.onnx_export import export_onnx
+
+    from segnet.errors import SegnetError
+
+    failure = ""
+    for seed in range(attempts):
+        checkpoint = random_checkpoint(folder, arch, width, imgsz, seed=seed)
+        try:
+            exports = {name: Path(export_onnx(checkpoint, folder / f"{checkpoint.stem}.{name}.onnx", imgsz=imgsz,
+                                              **options)) for name, options in forms}
+            return checkpoint, exports
+        except SegnetError as exc:
+            failure = str(exc)
+    raise SegnetError(f"{arch} x{width:g} at {imgsz[0]}x{imgsz[1]}: no export of {attempts} random "
+                      f"initialisations passed the check against PyTorch (last: {failure})")
+
+
+def settle_batchnorm(model: object, imgsz: tuple[int, int], passes: int = 3) -> None:
+    """Give BatchNorm running statistics from a few random batches, as training would: with the initial
+    mean 0 / variance 1 a deep random net's logits explode, which is not what a real model looks like
+    (and trips the export's numeric check against PyTorch)."""
+    torch = require("torch", "benchmarking the presets")
+    for module in model.modules():  # type: ignore[attr-defined]
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = None  # cumulative average over the passes
+    model.train()  # type: ignore[attr-defined]
+    with torch.no_grad():
+        for _ in range(passes):
+            model(torch.randn(2, 3, *imgsz))  # type: ignore[operator]
+    model.eval()  # type: ignore[attr-defined]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'360x480' -> (360, 480)."""
+    height, width = (int(v) for v in text.lower().split("x"))
+    return height, width
+
+
+def parse_preset(text: str) -> tuple[str, float]:
+    """'segnet_lite:0.25' -> ("segnet_lite", 0.25); no width means 1.0."""
+    name, _, width = text.partition(":")
+    return name, float(width or 1.0)
+
+
+def command_line(module: str, argv: Sequence[str] | None = None) -> str:
+    """How to rerun a script: `python -m segnet.benchmarks.<module> <its arguments>`."""
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(["python -m", f"segnet.benchmarks.{module}", *(shlex.quote(a) for a in args)])

@@ -1,0 +1,245 @@
+"""README tables for `segnet export`: TensorRT-parsable graphs, their agreement with PyTorch, the pool form's
+cost under ONNX Runtime, and INT8 accuracy and speed.
+
+1. For every preset (random weights with settled BatchNorm; latency does not depend on training) at each
+   size: export the TensorRT-target ONNX, check it has no MaxUnpool / ScatterND / MaxPool Indices, and
+   report its agreement with PyTorch (the export's gate, random images; with --data also real images) and
+   with PyTorch's own ScatterND export under the same ONNX Runtime numerics (should be bit-identical).
+2. Same presets and sizes: the switch graph vs PyTorch's ScatterND graph under ONNX Runtime, timed in
+   alternating order in one run (requirement: switch within 10% of ScatterND, or faster).
+3. With --ckpt and --data: FP32 vs INT8 (TensorRT flavour and CPU flavour, each calibration method, with
+   and without the first conv and classifier kept FP32) - mIoU on the dataset's val split, calibration on
+   its train split, and latency under ONNX Runtime, all timed in one alternating run
+   (requirements: within 1.0 mIoU point of FP32, >= 1.5x faster).
+
+    python -m segnet.benchmarks.export_report --data ../shared/data/camvid --ckpt runs/camvid_recipe/best.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from segnet.benchmarks.harness import BenchRun, Runner, TimingSettings, benchmark
+
+from segnet import atomic
+
+DEFAULT_PRESETS = ("segnet_lite:0.25", "segnet_basic:0.25", "segnet_vgg16:0.25")
+DEFAULT_SIZES = ("360x480", "180x240")
+METHODS = ("minmax", "percentile", "entropy")
+MIN_AGREEMENT = 0.9999
+MAX_SWITCH_RATIO = 1.10
+MAX_MIOU_DROP = 1.0  # mIoU points
+MIN_INT8_SPEEDUP = 1.5
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.export_report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS), help="NAME:WIDTH ...")
+    parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="HxW ... (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=None, help="dataset: real-image verification, INT8 data")
+    parser.add_argument("--ckpt", type=Path, default=None, help="trained checkpoint for the INT8 section")
+    parser.add_argument("--calib-images", type=int, default=100, help="INT8 calibration images (default 100)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--skip-presets", action="store_true", help="only the INT8 section")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: ORT's)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--min-time", type=float, default=3.0, help="measured seconds per model (default 3)")
+    parser.add_argument("--out", type=Path, default=Path("runs/export_report"), help="(default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from segnet.benchmarks.checkpoints import command_line
+    from segnet.benchmarks.peak import machine_info
+    from segnet.benchmarks.report import machine_block
+
+    args = build_parser().parse_args(argv)
+    timing = TimingSettings(args.warmup, args.iterations, args.min_time)
+    sections, data = [], {}
+    with tempfile.TemporaryDirectory(prefix="segnet-export-report-") as tmp:
+        if not args.skip_presets:
+            rows = [preset_row(Path(tmp), preset, size, args, timing) for preset in args.presets for size in args.sizes]
+            data["presets"] = rows
+            sections.append(presets_markdown(rows))
+        if args.ckpt is not None and args.data is not None:
+            int8 = int8_section(Path(tmp), args, timing)
+            data["int8"] = int8
+            sections.append(int8_markdown(int8))
+    sections.append(machine_block(machine_info(), command_line("export_report", argv)))
+    text = "\n\n".join(sections)
+    print(text)
+    atomic.write_text(args.out / "export_report.md", text + "\n")
+    atomic.write_text(args.out / "export_report.json", json.dumps(data, indent=2, default=str) + "\n")
+    return 0
+
+
+def _runner(name: str, path: Path, threads: int | None) -> Runner:
+    from segnet.benchmarks.runners import SegmenterRunner
+
+    return SegmenterRunner(name, path, backend="onnxruntime", threads=threads)
+
+
+def _p50(run: BenchRun, name: str) -> float | None:
+    result = run.by_name(name)
+    return result.latency()["p50"] if result.ok and result.stats.count else None
+
+
+def preset_row(folder: Path, preset: str, size_text: str, args: argparse.Namespace,
+               timing: TimingSettings) -> dict[str, Any]:
+    """Export one preset at one size in both pool forms, check the TensorRT graph, compare, time both."""
+    import onnx
+    from segnet.benchmarks.checkpoints import (
+        parse_preset,
+        parse_size,
+        random_checkpoint,
+    )
+    from segnet.export.onnx_export import export_onnx
+    from segnet.export.verify import pooling_nodes
+
+    from segnet.spec import read_sidecar
+
+    arch, width = parse_preset(preset)
+    size = parse_size(size_text)
+    checkpoint = random_checkpoint(folder, arch, width, size)
+    stem = checkpoint.stem
+    switch = export_onnx(checkpoint, folder / f"{stem}_switch.onnx")
+    scatter = export_onnx(checkpoint, folder / f"{stem}_scatter.onnx", target="onnxruntime", pool_form="scatter")
+    problems = pooling_nodes(onnx.load(str(switch)))
+    comparisons = {"random: vs PyTorch": read_sidecar(switch)[1].details["verification"]["random"]}  # type: ignore[union-attr]
+    comparisons.update(compare_forms(checkpoint, switch, scatter, args.data))
+    run = benchmark([_runner("switch", switch, args.threads), _runner("scatter", scatter, args.threads)], timing)
+    p50_switch, p50_scatter = _p50(run, "switch"), _p50(run, "scatter")
+    ratio = p50_switch / p50_scatter if p50_switch and p50_scatter else None
+    return {"preset": preset, "size": size_text, "trt_problems": problems,
+            "scatter_problems": pooling_nodes(onnx.load(str(scatter))), "comparisons": comparisons,
+            "p50_switch_ms": p50_switch, "p50_scatter_ms": p50_scatter, "switch_over_scatter": ratio,
+            "cv": {r.name: r.latency()["cv"] for r in run.results if r.ok},
+            "ok": not problems and ratio is not None and ratio <= MAX_SWITCH_RATIO
+            and comparisons["random: vs PyTorch"]["agreement"] >= MIN_AGREEMENT}
+
+
+def compare_forms(checkpoint: Path, switch: Path, scatter: Path, data: Path | None) -> dict[str, dict[str, Any]]:
+    """Agreement of the switch graph with PyTorch on real images, and with PyTorch's own ScatterND export
+    (both under ONNX Runtime, so the same convolution numerics) on random and real images."""
+    import onnx
+    from segnet.export import inputs, verify
+    from segnet.export.onnx_export import torch_runner
+
+    from segnet.spec import read_sidecar
+    from segnet.train.checkpoint import load_model
+
+    spec = read_sidecar(switch)[0]  # type: ignore[index]
+    switch_model, scatter_model = onnx.load(str(switch)), onnx.load(str(scatter))
+    sets = {"random": inputs.random_images(4, spec.input_size, spec.in_channels, seed=5)}
+    if data is not None:
+        sets["real"] = inputs.dataset_images(data, spec.input_size, spec, 4, split="val")
+    out = {}
+    for name, images in sets.items():
+        out[f"{name}: switch vs ScatterND (ORT)"] = verify.compare_onnx(
+            scatter_model, switch_model, spec, False, 1, None, images=images).to_dict()
+    if "real" in sets:
+        model, _ = load_model(checkpoint)
+        batches = inputs.batches(sets["real"], [1])
+
+        def normalize(batch: Any) -> Any:
+            return inputs.normalize(batch, spec)
+
+        out["real: switch (ORT) vs PyTorch"] = verify.compare(
+            torch_runner(model), verify.ort_runner(str(switch)), batches, spec.num_classes, None,
+            feed=normalize, reference_feed=normalize).to_dict()
+    return out
+
+
+def presets_markdown(rows: list[dict[str, Any]]) -> str:
+    names = list(rows[0]["comparisons"]) if rows else []
+    lines = [("| preset | size | TensorRT graph | " + " | ".join(f"{n}: agreement % / max diff" for n in names)
+              + " | switch p50 ms | ScatterND p50 ms | switch / ScatterND | ok |"),
+             "|" + "---|" * (7 + len(names))]
+    for r in rows:
+        graph = "parses (no MaxUnpool/ScatterND/Indices)" if not r["trt_problems"] else "; ".join(r["trt_problems"])
+        cells = []
+        for n in names:
+            c = r["comparisons"].get(n)
+            cells.append(f"{100 * c['agreement']:.4f} / {c['max_abs_diff']:.1e}" if c else "-")
+        ratio = f"{r['switch_over_scatter']:.2f}" if r["switch_over_scatter"] else "-"
+        lines.append(f"| {r['preset']} | {r['size']} | {graph} | {' | '.join(cells)} | {_ms(r['p50_switch_ms'])} | "
+                     f"{_ms(r['p50_scatter_ms'])} | {ratio} | {'yes' if r['ok'] else 'NO'} |")
+    lines.append(f"\nRequirements: agreement with PyTorch >= {100 * MIN_AGREEMENT:.2f}% (the export's own gate, "
+                 f"random images), switch / ScatterND <= {MAX_SWITCH_RATIO:.2f}. Presets have random weights "
+                 "with settled BatchNorm (latency does not depend on training). Both forms timed in one process, "
+                 "alternating, ONNX Runtime CPU.")
+    return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"
+
+
+def int8_section(folder: Path, args: argparse.Namespace, timing: TimingSettings) -> dict[str, Any]:
+    """FP32 vs every INT8 variant of the checkpoint: mIoU on val, latency in one alternating run."""
+    from segnet.export.onnx_export import export_onnx
+    from segnet.export.quantize import quantize_int8
+
+    from segnet.data import open_dataset
+    from segnet.evaluate import evaluate_predictor
+    from segnet.spec import read_sidecar
+
+    fp32 = export_onnx(args.ckpt, folder / "model.onnx", embed_preprocess=True, argmax=True)
+    spec = read_sidecar(fp32)[0]  # type: ignore[index]
+    variants: dict[str, dict[str, Any]] = {"fp32": {"flavour": "-", "method": "-", "fp32_layers": "-", "path": fp32}}
+    for flavour in ("tensorrt", "cpu"):
+        for method in args.methods:
+            for exclude in ("auto", "none"):
+                name = f"int8-{flavour}-{method}-{'keep' if exclude == 'auto' else 'all'}"
+                path = quantize_int8(fp32, folder / f"{name}.onnx", args.data, num_images=args.calib_images,
+                                     target=flavour, method=method, exclude=exclude, split="train")
+                variants[name] = {"flavour": flavour, "method": method, "path": path,
+                                  "fp32_layers": "first conv + classifier" if exclude == "auto" else "none"}
+    val = open_dataset(args.data, "val")
+
+    def score(runner: Any) -> float:
+        return float(evaluate_predictor(runner.predict, val, spec)["miou"])  # type: ignore[arg-type]
+
+    run = benchmark([_runner(name, v["path"], args.threads) for name, v in variants.items()], timing, score=score)
+    base = run.by_name("fp32")
+    rows = []
+    for name, v in variants.items():
+        result = run.by_name(name)
+        p50 = _p50(run, name)
+        speedup = base.latency()["p50"] / p50 if p50 else None
+        drop = 100 * (base.miou - result.miou) if result.miou is not None and base.miou is not None else None
+        rows.append({"variant": name, "flavour": v["flavour"], "method": v["method"], "fp32_layers": v["fp32_layers"],
+                     "miou": result.miou, "miou_drop_points": drop, "p50_ms": p50, "speedup": speedup,
+                     "status": result.status_text,
+                     "ok": name == "fp32" or (drop is not None and drop <= MAX_MIOU_DROP and speedup is not None
+                                              and speedup >= MIN_INT8_SPEEDUP)})
+    return {"checkpoint": str(args.ckpt), "spec_input_size": list(spec.input_size), "arch": spec.arch,
+            "arch_args": spec.arch_args, "calibration_images": args.calib_images, "rows": rows}
+
+
+def int8_markdown(section: dict[str, Any]) -> str:
+    head = (f"INT8 vs FP32: {section['arch']} {section['arch_args']} at "
+            f"{section['spec_input_size'][0]}x{section['spec_input_size'][1]}, checkpoint {section['checkpoint']}; "
+            f"calibration {section['calibration_images']} train images, mIoU on the val split.")
+    lines = [head, "", ("| variant | flavour | calibration | kept FP32 | mIoU % | drop (points) | p50 ms | "
+             "speedup vs FP32 | meets both |"), "|---|---|---|---|---|---|---|---|---|"]
+    for r in section["rows"]:
+        miou = f"{100 * r['miou']:.2f}" if r["miou"] is not None else r["status"]
+        drop = f"{r['miou_drop_points']:+.2f}" if r["miou_drop_points"] is not None else "-"
+        speed = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
+        lines.append(f"| {r['variant']} | {r['flavour']} | {r['method']} | {r['fp32_layers']} | {miou} | {drop} | "
+                     f"{_ms(r['p50_ms'])} | {speed} | {'-' if r['variant'] == 'fp32' else ('yes' if r['ok'] else 'no')} |")
+    lines.append(f"\nRequirements: drop <= {MAX_MIOU_DROP:.1f} mIoU point, speedup >= {MIN_INT8_SPEEDUP:.1f}x "
+                 "(ONNX Runtime CPU; the TensorRT flavour is meant for TensorRT, its CPU speed is shown for honesty).")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

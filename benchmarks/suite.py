@@ -1,0 +1,309 @@
+"""`segnet bench` as a library: pick the formats of a model, make the missing ones, time and score them.
+
+Given a checkpoint, the ONNX variants are exported into the output folder with the export part's own
+functions (export_onnx, quantize_int8, convert_fp16; the engine with build_engine). Given an .onnx, it and
+its siblings (model.int8.onnx, model.fp16.onnx, model.engine) are used as found, and missing variants are
+derived from it where possible. A format that cannot be made here is a skipped row with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segnet.benchmarks.harness import (
+    Runner,
+    SkippedRunner,
+    TimingSettings,
+    benchmark,
+)
+
+from segnet.errors import MissingDependencyError, SegnetError
+
+FORMATS = ("pytorch", "onnx", "onnx-int8", "onnx-int8-trt", "onnx-fp16", "engine")
+DEFAULT_FORMATS = ("pytorch", "onnx", "onnx-int8", "onnx-fp16", "engine")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+# file name (beside model.onnx) of each derived format; the sidecar model.json is shared by all of them
+VARIANT_FILES = {"onnx": "{stem}.onnx", "onnx-int8": "{stem}.int8.onnx", "onnx-int8-trt": "{stem}.int8-trt.onnx",
+                 "onnx-fp16": "{stem}.fp16.onnx", "engine": "{stem}.engine"}
+
+
+@dataclass
+class BenchRequest:
+    """Everything `segnet bench` was asked (CLI flags map 1:1 onto these fields)."""
+
+    model: Path
+    formats: Sequence[str] = DEFAULT_FORMATS
+    out_dir: Path = Path("runs/bench")
+    imgsz: tuple[int, int] | None = None
+    batch: int = 1
+    device: str = "cpu"
+    threads: int | None = None
+    data: Path | None = None
+    split: str = "val"
+    data_format: str = "auto"
+    max_images: int | None = None
+    calib: Path | None = None
+    calib_images: int = 32
+    timing: TimingSettings = field(default_factory=TimingSettings)
+    peak_time: float = 1.0  # seconds for the GEMM peak probe; 0 skips it
+    command: str | None = None  # the command line, recorded in results.json
+    checkpoint: Path | None = None  # the checkpoint an .onnx came from: enables the pytorch row
+
+    def __post_init__(self) -> None:
+        self.model = Path(self.model)
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown:
+            raise SegnetError(f"unknown format(s) {', '.join(unknown)}: choose from {', '.join(FORMATS)}")
+        if not self.formats:
+            raise SegnetError("no formats asked for: pass e.g. --formats onnx,onnx-int8")
+        if self.batch < 1:
+            raise SegnetError(f"--batch must be at least 1, got {self.batch}")
+        if not self.model.exists():
+            raise SegnetError(f"{self.model}: no such model file (give a checkpoint .pt, an .onnx or an .engine)")
+
+    @property
+    def kind(self) -> str:
+        """checkpoint | onnx | engine, from the file name."""
+        suffix = self.model.suffix.lower()
+        if suffix in CHECKPOINT_SUFFIXES:
+            return "checkpoint"
+        if suffix == ".onnx":
+            return "onnx"
+        if suffix in ENGINE_SUFFIXES:
+            return "engine"
+        raise SegnetError(f"{self.model}: unknown model type {suffix!r}; give a checkpoint (.pt), an .onnx or "
+                          "an .engine")
+
+
+def parse_formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    return list(dict.fromkeys(formats))
+
+
+def variant_path(folder: Path, stem: str, fmt: str) -> Path:
+    return folder / VARIANT_FILES[fmt].format(stem=stem)
+
+
+def prepare_runners(request: BenchRequest, log: Callable[[str], None]) -> list[Runner]:
+    """One runner per asked format, making exported variants as needed; never raises for one format."""
+    from segnet.benchmarks.runners import SegmenterRunner
+
+    kind = request.kind
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    base_onnx: Path | str | None = None  # the ONNX model, or why it could not be made
+    if kind == "checkpoint" and any(f != "pytorch" for f in request.formats):
+        try:
+            base_onnx = _export_onnx(request, log)
+        except SegnetError as exc:
+            log(f"onnx: {exc}")
+            base_onnx = f"the ONNX export failed: {exc}"
+    elif kind == "onnx":
+        base_onnx = request.model
+    runners: list[Runner] = []
+    for fmt in request.formats:
+        if fmt == "pytorch":
+            runners.append(_pytorch_runner(request))
+            continue
+        if kind == "engine" and fmt != "engine":
+            runners.append(SkippedRunner(fmt, f"needs a checkpoint or an ONNX model; {request.model.name} is "
+                                              "a TensorRT engine"))
+            continue
+        try:
+            path = _variant(request, fmt, base_onnx, log)
+        except SegnetError as exc:  # includes MissingDependencyError: the format cannot be made here
+            runners.append(SkippedRunner(fmt, str(exc)) if isinstance(exc, MissingDependencyError)
+                           else _FailedRunner(fmt, str(exc)))
+            continue
+        backend = "tensorrt" if fmt == "engine" else "onnxruntime"
+        runners.append(SegmenterRunner(fmt, path, backend=backend, device=request.device, batch=request.batch,
+                                       imgsz=request.imgsz, threads=request.threads))
+    return runners
+
+
+class _FailedRunner(Runner):
+    """A format whose file could not be made (export error): a failed row with the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name)
+        self.reason = reason
+
+    def setup(self) -> None:
+        raise SegnetError(self.reason)
+
+
+def _pytorch_runner(request: BenchRequest) -> Runner:
+    checkpoint = request.model if request.kind == "checkpoint" else request.checkpoint
+    if checkpoint is None:
+        return SkippedRunner("pytorch", f"needs a training checkpoint (.pt); {request.model.name} is an "
+                                        f"{request.kind} file (add --checkpoint CKPT)")
+    from segnet.benchmarks.torch_runner import TorchRunner
+
+    return TorchRunner(checkpoint, batch=request.batch, imgsz=request.imgsz, threads=request.threads,
+                       device=request.device)
+
+
+def _export_onnx(request: BenchRequest, log: Callable[[str], None]) -> Path:
+    export = _export_module("onnx_export", "exporting the checkpoint to ONNX")
+    out = variant_path(request.out_dir, "model", "onnx")
+    log(f"exporting {request.model} -> {out}")
+    return Path(export.export_onnx(request.model, out, imgsz=request.imgsz, batch=request.batch,
+                                   target="tensorrt", log=log))
+
+
+def _variant(request: BenchRequest, fmt: str, base_onnx: Path | str | None, log: Callable[[str], None]) -> Path:
+    """The file of format `fmt`: a sibling of the given ONNX/engine if present, else made into out_dir."""
+    if request.kind == "engine":
+        return request.model
+    if not isinstance(base_onnx, Path):
+        raise SegnetError(base_onnx or "no ONNX model to derive it from")
+    stem = base_onnx.name.split(".")[0]
+    if fmt == "onnx":
+        return base_onnx
+    sibling = variant_path(base_onnx.parent, stem, fmt)
+    if request.kind == "onnx" and sibling.is_file():
+        return sibling
+    target = variant_path(request.out_dir, stem, fmt)
+    if fmt == "onnx-fp16":
+        log(f"converting {base_onnx.name} -> {target} (FP16)")
+        return Path(_export_module("fp16", "FP16 conversion").convert_fp16(base_onnx, target, log=log))
+    if fmt in ("onnx-int8", "onnx-int8-trt"):
+        return _quantize(request, fmt, base_onnx, target, log)
+    return _build_engine(request, base_onnx, target, log)
+
+
+def _quantize(request: BenchRequest, fmt: str, base_onnx: Path, target: Path, log: Callable[[str], None]) -> Path:
+    calib = request.calib or request.data
+    if calib is None:
+        raise MissingDependencyError("INT8 needs calibration images: pass --calib DIR (or --data ROOT)")
+    flavour = "tensorrt" if fmt == "onnx-int8-trt" or request.device != "cpu" else "cpu"
+    log(f"quantizing {base_onnx.name} -> {target} (INT8, {flavour} flavour, {request.calib_images} "
+        f"calibration images from {calib})")
+    quantize = _export_module("quantize", "INT8 quantization")
+    return Path(quantize.quantize_int8(base_onnx, target, calib, request.calib_images, target=flavour, log=log))
+
+
+def _build_engine(request: BenchRequest, base_onnx: Path, target: Path, log: Callable[[str], None]) -> Path:
+    from segnet.runtime.trt_utils import import_tensorrt
+
+    import_tensorrt("building a TensorRT engine")  # before anything slow: the usual reason to skip
+    from segnet.export.engine_options import BuildOptions
+
+    build = _export_module("tensorrt_build", "building a TensorRT engine")
+    log(f"building {target} from {base_onnx.name} (FP16)")
+    return Path(build.build_engine(base_onnx, target, BuildOptions(fp16=True)))
+
+
+def _export_module(name: str, what: str) -> Any:
+    """segnet.export.<name>, or a clear error when that part is missing from this installation."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"segnet.export.{name}")
+    except ImportError as exc:
+        if "segnet.export" in str(exc):
+            raise SegnetError(f"{what} needs segnet.export.{name}, which this installation lacks") from None
+        raise MissingDependencyError(f"{what} needs a package that is missing ({exc})") from None
+
+
+def run_bench(request: BenchRequest, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Prepare, time, score and write everything; returns {"run", "paths", "markdown", "meta"}."""
+    from segnet.benchmarks import report
+    from segnet.benchmarks.peak import gemm_peak, machine_info
+
+    log = log or (lambda message: print(f"bench: {message}", file=sys.stderr))
+    if list(request.formats) == ["engine"]:
+        _require_engine_support(request)
+    runners = prepare_runners(request, log)
+    flops = _flops(request, runners, log)
+    peak = None
+    if request.peak_time > 0:
+        log(f"measuring the float32 GEMM peak ({request.peak_time:g} s)")
+        peak = gemm_peak(min_time=request.peak_time, threads=request.threads)
+    score = _scorer(request, log) if request.data else None
+    log(f"timing {', '.join(r.name for r in runners)} in alternating blocks "
+        f"(warmup {request.timing.warmup}, >= {request.timing.iterations} calls and >= {request.timing.min_time:g} s each)")
+    run = benchmark(runners, request.timing, log=log, score=score)
+    for result in run.results:
+        result.gflops = flops.gflops * result.batch if flops is not None and flops.macs else None
+    meta = {
+        "command": request.command,
+        "model": str(request.model), "imgsz": list(request.imgsz) if request.imgsz else None,
+        "batch": request.batch, "device": request.device, "threads": request.threads,
+        "data": str(request.data) if request.data else None, "split": request.split if request.data else None,
+        "machine": machine_info(),
+        "gemm_peak": peak.to_dict() if peak else None,
+        "flops": flops.to_dict() if flops else None,
+    }
+    peak_gflops = peak.best_gflops if peak else None
+    paths = report.write_outputs(run, request.out_dir, meta, peak_gflops, title=f"segnet bench: {request.model.name}")
+    return {"run": run, "paths": paths, "markdown": report.markdown(run, peak_gflops), "meta": meta}
+
+
+def _require_engine_support(request: BenchRequest) -> None:
+    """Only the engine was asked for: without TensorRT there is nothing to measure, say so up front."""
+    from segnet.runtime.trt_utils import import_tensorrt
+
+    try:
+        import_tensorrt("the engine format")
+    except MissingDependencyError as exc:
+        raise MissingDependencyError(f"engine: {exc}; run `segnet doctor` for what this machine has, or "
+                                     "bench the ONNX formats (--formats onnx,onnx-int8)") from None
+
+
+def _flops(request: BenchRequest, runners: Sequence[Runner], log: Callable[[str], None]) -> Any:
+    """FLOPs of the FP32 ONNX graph at the benchmark's input size (None without an ONNX model)."""
+    from segnet.benchmarks.flops import count_macs
+
+    onnx_file = next((r.file for r in runners if r.name == "onnx" and r.file and r.file.is_file()), None)
+    if onnx_file is None and request.kind == "onnx":
+        onnx_file = request.model
+    if onnx_file is None:
+        return None
+    try:
+        from segnet.spec import read_sidecar
+
+        found = read_sidecar(onnx_file)
+        size = request.imgsz or (found[0].input_size if found else None)
+        shape = None
+        if size is not None:
+            channels = found[0].in_channels if found else 3
+            embedded = bool(found and found[1] and found[1].embedded_preprocess)
+            shape = (request.batch, *size, channels) if embedded else (request.batch, channels, *size)
+        report = count_macs(onnx_file, shape)
+        return _per_image(report, request.batch)
+    except SegnetError as exc:
+        log(f"FLOPs not counted: {exc}")
+        return None
+
+
+def _per_image(report: Any, batch: int) -> Any:
+    """The FLOP report scaled to one image (the harness multiplies by each format's batch)."""
+    report.macs_by_op = {k: v // batch for k, v in report.macs_by_op.items()}
+    return report
+
+
+def _scorer(request: BenchRequest, log: Callable[[str], None]) -> Callable[[Runner], float]:
+    """mIoU of a runner's `predict` on --data/--split (at most --max-images images)."""
+    from segnet.data import open_dataset
+    from segnet.evaluate import confusion_matrix
+
+    assert request.data is not None
+    dataset = open_dataset(request.data, request.split, request.data_format)
+    count = len(dataset) if request.max_images is None else min(len(dataset), request.max_images)
+
+    def score(runner: Runner) -> float:
+        spec = runner.spec  # type: ignore[attr-defined]
+        if dataset.num_classes != spec.num_classes:
+            raise SegnetError(f"{request.data} has {dataset.num_classes} classes, the model {spec.num_classes}")
+        size = request.imgsz or getattr(runner, "input_size", None) or spec.input_size
+        log(f"{runner.name}: mIoU on {count} {request.split} images")
+        matrix = confusion_matrix(runner.predict, dataset, spec, size, batch_size=max(1, request.batch),  # type: ignore[arg-type]
+                                  indices=range(count))
+        return float(matrix.compute()["miou"])
+
+    return score

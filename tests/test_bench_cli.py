@@ -1,0 +1,132 @@
+"""`segnet bench` end to end on tiny models: rows, skip reasons, files, mIoU, exit codes, torch-free import."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
+
+from segnet.cli import main
+
+FAST = ["--warmup", "1", "--iterations", "3", "--min-time", "0", "--peak-time", "0", "--threads", "1"]
+
+
+@pytest.fixture
+def tiny_onnx(tmp_path):
+    return build_tiny_onnx(tmp_path / "export" / "model.onnx", tiny_spec(num_classes=4, input_size=(32, 48)),
+                           outputs=("logits",), sidecar=True)
+
+
+def read_rows(folder):
+    return {row["format"]: row for row in csv.DictReader((folder / "results.csv").open())}
+
+
+def test_onnx_model_rows_files_and_reasons(tiny_onnx, tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = main(["bench", str(tiny_onnx), "--formats", "pytorch,onnx,onnx-int8,engine", "--out", str(out), *FAST])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("| format | status |") and str(out / "results.json") in printed
+    rows = read_rows(out)
+    assert list(rows) == ["pytorch", "onnx", "onnx-int8", "engine"]
+    assert rows["onnx"]["status"] == "ok" and float(rows["onnx"]["p50_ms"]) > 0
+    assert rows["pytorch"]["status"].startswith("skipped: needs a training checkpoint")
+    assert rows["onnx-int8"]["status"].startswith("skipped: INT8 needs calibration images")
+    assert rows["engine"]["status"].startswith("skipped:") and "tensorrt" in rows["engine"]["status"].lower()
+    doc = json.loads((out / "results.json").read_text())
+    # 32x48 tiny net: conv 3->8 k3 at 32x48, conv 8->8 k3 at 16x24, 1x1 8->4 at 32x48
+    assert doc["flops"]["macs"] == 8 * 32 * 48 * 27 + 8 * 16 * 24 * 72 + 4 * 32 * 48 * 8
+    assert doc["machine"]["logical_cpus"] >= 1
+    assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG" and (out / "table.md").is_file()
+
+
+def test_siblings_are_used_and_miou_measured_on_data(tiny_onnx, tmp_path):
+    """A model.fp16.onnx beside model.onnx is benchmarked as is; --data adds mIoU to each row."""
+    cv2 = pytest.importorskip("cv2")
+    build_tiny_onnx(tiny_onnx.with_name("model.fp16.onnx"), tiny_spec(num_classes=4, input_size=(32, 48)),
+                    outputs=("labels",), embed_preprocess=True, seed=3)
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for split in ("val",):
+        (data / split / "images").mkdir(parents=True)
+        (data / split / "masks").mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(data / split / "images" / f"{i}.png"), rng.integers(0, 256, (40, 60, 3), np.uint8))
+            cv2.imwrite(str(data / split / "masks" / f"{i}.png"), rng.integers(0, 4, (40, 60), np.uint8))
+    (data / "classes.json").write_text(json.dumps({"names": ["a", "b", "c", "d"]}))
+    out = tmp_path / "bench"
+    code = main(["bench", str(tiny_onnx), "--formats", "onnx,onnx-fp16", "--data", str(data), "--out", str(out),
+                 *FAST])
+    assert code == 0
+    rows = read_rows(out)
+    assert rows["onnx-fp16"]["status"] == "ok"
+    assert all(0.0 <= float(rows[f]["miou"]) <= 1.0 for f in ("onnx", "onnx-fp16"))
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["formats"][1]["size_mb"] == pytest.approx(tiny_onnx.with_name("model.fp16.onnx").stat().st_size / 1e6)
+
+
+def test_engine_only_without_tensorrt_is_one_clear_error(tiny_onnx, tmp_path, capsys):
+    code = main(["bench", str(tiny_onnx), "--formats", "engine", "--out", str(tmp_path / "b"), *FAST])
+    assert code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("segnet bench: error: engine:")
+    assert "python3-libnvinfer" in err[0]  # says how to get TensorRT
+    assert not (tmp_path / "b" / "results.json").exists()  # nothing slow ran first
+
+
+def test_user_mistakes_are_one_line_errors(tiny_onnx, tmp_path, capsys):
+    assert main(["bench", str(tiny_onnx), "--formats", "onnx,tflite", *FAST]) == 2
+    assert "unknown format(s) tflite" in capsys.readouterr().err
+    assert main(["bench", str(tmp_path / "missing.onnx"), *FAST]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    assert main(["bench", str(tiny_onnx), "--iterations", "0"]) == 2
+
+
+BLOCK_TORCH = ("import sys, importlib.abc\n"
+               "class Block(importlib.abc.MetaPathFinder):\n"
+               "    def find_spec(self, name, path, target=None):\n"
+               "        if name == 'torch' or name.startswith('torch.'):\n"
+               "            raise ImportError('torch is blocked')\n"
+               "sys.meta_path.insert(0, Block())\n")
+
+
+def test_bench_of_an_onnx_model_runs_without_torch(tiny_onnx, tmp_path):
+    """On a Jetson without torch: the ONNX row is measured, the PyTorch row says why it is missing."""
+    code = BLOCK_TORCH + (
+        "import segnet.benchmarks.harness, segnet.benchmarks.report, segnet.benchmarks.runners\n"
+        "import segnet.benchmarks.suite, segnet.benchmarks.flops, segnet.benchmarks.peak, segnet.benchmarks.orin\n"
+        "from segnet.cli import main\n"
+        f"sys.exit(main(['bench', {str(tiny_onnx)!r}, '--formats', 'pytorch,onnx', '--out', {str(tmp_path)!r},"
+        f" {', '.join(repr(a) for a in FAST)}]))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(tmp_path)
+    assert rows["onnx"]["status"] == "ok"
+    assert rows["pytorch"]["status"].startswith("skipped: needs a training checkpoint")
+
+
+def test_checkpoint_is_exported_and_compared_with_pytorch(tmp_path):
+    """Given a checkpoint: the ONNX is exported into --out by segnet.export, PyTorch is the baseline row."""
+    torch = pytest.importorskip("torch")
+    from segnet.models import create_model
+    from segnet.spec import ModelSpec
+    from segnet.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    spec = ModelSpec(arch="segnet_lite", num_classes=3, arch_args={"width": 0.125}, input_size=(32, 48))
+    ckpt = save_checkpoint(tmp_path / "best.pt", spec=spec, model=create_model("segnet_lite", 3, width=0.125),
+                           epoch=1)
+    out = tmp_path / "bench"
+    assert main(["bench", str(ckpt), "--formats", "pytorch,onnx", "--out", str(out), *FAST]) == 0
+    rows = read_rows(out)
+    assert rows["pytorch"]["status"] == "ok" and rows["onnx"]["status"] == "ok"
+    assert float(rows["pytorch"]["speedup_vs_pytorch"]) == pytest.approx(1.0)
+    assert float(rows["onnx"]["speedup_vs_pytorch"]) > 0
+    assert (out / "model.onnx").is_file() and (out / "model.json").is_file()
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["flops"]["macs"] > 0 and doc["flops"]["uncounted"] == []
