@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segnet.cli.argtypes import non_negative_int
 from segnet.errors import SegnetError
 
 DEFAULT_WORKSPACE_MIB = 1024
@@ -86,16 +87,6 @@ class BuildOptions:
         return cls(**values)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
-
-
 def add_build_arguments(parser: argparse.ArgumentParser, exclude: Iterable[str] = ()) -> None:
     """Add the TensorRT build flags (one argument group) to `parser`. `exclude` names flags the caller
     already defines with the same meaning (e.g. `segnet export`'s own `--fp16`, `--int8`, `--verbose`);
@@ -115,10 +106,10 @@ _BUILD_ARGUMENTS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         "action": "store_true",
         "help": "INT8 from the model's Q/DQ nodes (export with `segnet export --int8`)"}),
     (("--workspace",), {
-        "dest": "workspace_mib", "type": _positive_int, "default": DEFAULT_WORKSPACE_MIB, "metavar": "MiB",
+        "dest": "workspace_mib", "type": non_negative_int, "default": DEFAULT_WORKSPACE_MIB, "metavar": "MiB",
         "help": f"builder workspace memory limit (default {DEFAULT_WORKSPACE_MIB})"}),
     (("--dla",), {
-        "dest": "dla_core", "type": _positive_int, "default": None, "metavar": "N",
+        "dest": "dla_core", "type": non_negative_int, "default": None, "metavar": "N",
         "help": "build for DLA core N (Jetson Orin/Xavier; needs --fp16 or --int8)"}),
     (("--gpu-fallback",), {
         "action": "store_true",
@@ -127,7 +118,7 @@ _BUILD_ARGUMENTS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         "type": Path, "default": None, "metavar": "FILE",
         "help": "read kernel timings from FILE and write them back (faster rebuilds)"}),
     (("--dynamic-batch",), {
-        "type": _positive_int, "nargs": 3, "default": None, "metavar": ("MIN", "OPT", "MAX"),
+        "type": non_negative_int, "nargs": 3, "default": None, "metavar": ("MIN", "OPT", "MAX"),
         "help": "batch range of a dynamic-batch engine (ONNX exported with dynamic batch)"}),
     (("--opt-level",), {
         "type": int, "choices": range(6), "default": None, "metavar": "0-5",

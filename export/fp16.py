@@ -8,7 +8,6 @@ integer ends (their float sides become FLOAT16, see `retype_float_producers`). V
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,12 @@ from typing import Any
 from segnet.export import verify
 from segnet.export.onnx_export import (
     read_metadata,
-    save_model,
-    set_metadata,
+    save_variant,
     variant_path,
 )
 
 from segnet.errors import SegnetError
 from segnet.lazy import require
-from segnet.spec import write_sidecar
 
 FP16_BLOCK_EXTRA = ["ArgMax"]
 
@@ -70,8 +67,4 @@ def convert_fp16(onnx_in: str | Path, onnx_out: str | Path | None = None,
                           "nothing was written")
     details = dict(artifact.details, fp16={"block_list": FP16_BLOCK_EXTRA, "keep_io_types": True},
                    verification={"reference": onnx_in.name, "random": comparison.to_dict()})
-    variant = dataclasses.replace(artifact, file=out.name, precision="fp16", details=details)
-    set_metadata(model, spec, variant)
-    save_model(model, out)
-    write_sidecar(out, spec, variant)
-    return out
+    return save_variant(model, spec, artifact, out, "fp16", details)

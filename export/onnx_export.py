@@ -279,6 +279,16 @@ def set_metadata(proto: Any, spec: ModelSpec, artifact: Artifact) -> None:
         entry.key, entry.value = key, value
 
 
+def save_variant(proto: Any, spec: ModelSpec, source: Artifact, out: Path, precision: str,
+                 details: dict[str, Any]) -> Path:
+    """Write a precision variant of `source` (metadata, file, sidecar entry): the INT8 and FP16 exports' last step."""
+    variant = dataclasses.replace(source, file=out.name, precision=precision, details=details)
+    set_metadata(proto, spec, variant)
+    save_model(proto, out)
+    write_sidecar(out, spec, variant)
+    return out
+
+
 def read_metadata(proto: Any, name: str) -> tuple[ModelSpec, Artifact]:
     """The spec and artifact a segnet export carries; SegnetError naming `name` otherwise."""
     props = {p.key: p.value for p in proto.metadata_props}

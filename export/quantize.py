@@ -15,7 +15,6 @@ the layers most sensitive to INT8, stay FP32 too. The model is pre-processed fir
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,14 +24,13 @@ import numpy as np
 from segnet.export import inputs, verify
 from segnet.export.onnx_export import (
     read_metadata,
-    save_model,
-    set_metadata,
+    save_variant,
     variant_path,
 )
 
 from segnet.errors import SegnetError
 from segnet.lazy import require
-from segnet.spec import Artifact, ModelSpec, write_sidecar
+from segnet.spec import Artifact, ModelSpec
 
 FLAVOURS = {"tensorrt": "tensorrt", "cpu": "cpu", "onnxruntime": "cpu"}
 METHODS = ("minmax", "percentile", "entropy")
@@ -136,11 +134,7 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
         "activations": "int8 symmetric" if flavour == "tensorrt" else "uint8 asymmetric",
         "weights": "int8 symmetric per-channel"},
         verification={"reference": onnx_in.name, "calibration_images": check.to_dict()})
-    variant = dataclasses.replace(artifact, file=out.name, precision="int8", details=details)
-    set_metadata(model, spec, variant)
-    save_model(model, out)
-    write_sidecar(out, spec, variant)
-    return out
+    return save_variant(model, spec, artifact, out, "int8", details)
 
 
 def verify_count(available: int) -> int:

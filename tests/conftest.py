@@ -25,3 +25,14 @@ def camvid_root() -> Path:
     if not (CAMVID / "train").is_dir():
         pytest.skip("CamVid not found at ../shared/data/camvid")
     return CAMVID
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny tensors: thread hand-offs cost more than they save, and badly so on a shared 2-core box."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

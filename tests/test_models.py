@@ -23,13 +23,7 @@ PRESETS = ["segnet_basic", "segnet_lite", "segnet_vgg16"]
 SMALL = {"segnet_vgg16": 0.0625, "segnet_basic": 0.125, "segnet_lite": 0.125}  # 4-32 channels per conv
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: thread hand-offs cost more than they save, and badly so on a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def n_params(model) -> int:

@@ -27,13 +27,7 @@ from segnet.models.pooling import (
 SIZES = [(8, 10), (9, 7), (5, 5), (2, 2), (3, 2), (45, 60)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: thread hand-offs cost more than they save, and badly so on a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _random(shape, gen):

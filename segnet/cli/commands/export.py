@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segnet.cli.argtypes import positive_int
 from segnet.errors import SegnetError
 from segnet.export.engine_options import add_build_arguments
 
@@ -24,16 +25,6 @@ examples:
 """
 
 
-def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from segnet.export.onnx_export import DEFAULT_OPSET, TARGETS
 
@@ -42,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onnx (default), or engine: export ONNX then build a TensorRT engine from it")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="ONNX file to write (default: beside the checkpoint, named after its stem)")
-    parser.add_argument("--imgsz", type=_size, nargs=2, metavar=("H", "W"), default=None,
+    parser.add_argument("--imgsz", type=positive_int, nargs=2, metavar=("H", "W"), default=None,
                         help="input height and width (default: the spec's input size)")
-    parser.add_argument("--batch", type=_size, default=1, help="fixed batch size (default 1)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="fixed batch size (default 1)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
                         help=f"ONNX opset (default {DEFAULT_OPSET}: the newest TensorRT 8.6 parses)")
     parser.add_argument("--target", choices=TARGETS, default="tensorrt",
@@ -62,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     quant = parser.add_argument_group("INT8 (with --int8)")
     quant.add_argument("--calib", type=Path, default=None, metavar="DATA",
                        help="dataset whose images calibrate INT8 (its train split, else val/test)")
-    quant.add_argument("--calib-images", type=_size, default=None, metavar="N",
+    quant.add_argument("--calib-images", type=positive_int, default=None, metavar="N",
                        help="calibration images (default 100)")
     quant.add_argument("--calib-method", choices=("minmax", "percentile", "entropy"), default=None,
                        help="activation range calibration (default: the method chosen by measurement)")
