@@ -37,7 +37,7 @@ class DemoConfig:
     n_val: int = 40
     model: str = "segnet_lite"
     width: float = 0.25
-    epochs: int = 12
+    epochs: int = 30
     batch: int = 8
     lr: float = 0.05
     calib_images: int = 32

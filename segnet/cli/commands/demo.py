@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="a dataset root (folder, CamVid or VOC layout) instead of synthetic scenes")
     parser.add_argument("--data-format", default="auto", help="layout of --data: auto, folder, camvid, voc")
     parser.add_argument("--fast", action="store_true", help="tiny sizes, 1 epoch, a few frames (smoke test)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: 12; --fast: 1)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: 30; --fast: 1)")
     parser.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"),
                         help="training / export size (default: 96 128; --fast: 48 64)")
     parser.add_argument("--width", type=float, help="segnet_lite width multiplier (default: 0.25)")
