@@ -13,7 +13,7 @@ $(BIN)/segnet: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e '.[train,export,runtime,dev]'
+	$(BIN)/pip install -q -e '.[train,export,runtime,trt,dev]'
 	# type stubs for TensorRT's Python API (their dependency would pull TensorRT itself, which needs NVIDIA's index)
 	$(BIN)/pip install -q --no-deps tensorrt-stubs
 	touch $(BIN)/segnet
