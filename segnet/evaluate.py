@@ -116,17 +116,6 @@ def evaluate_model(model: Any, dataset: Any, spec: ModelSpec, size: tuple[int, i
     return evaluate_predictor(model_predictor(model, spec, device), dataset, spec, size, batch_size, progress)
 
 
-def json_safe(value: Any) -> Any:
-    """`value` with NaN/inf floats (classes absent from the data) replaced by None, for strict JSON."""
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def summary(metrics: dict[str, object], keys: Sequence[str] = ("global_acc", "class_avg_acc", "miou")) -> str:
     """One line with the paper's three numbers in percent, e.g. for progress logs."""
     names = {"global_acc": "global acc", "class_avg_acc": "class-avg acc", "miou": "mIoU"}

@@ -7,6 +7,9 @@ never occur in the ground truth nor the predictions are left out of the means (N
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 
@@ -69,3 +72,14 @@ def format_table(metrics: dict[str, object], class_names: list[str]) -> str:
     for name, iou, acc in zip(class_names, metrics["per_class_iou"], metrics["per_class_acc"]):  # type: ignore[call-overload]
         lines.append(f"{name:<16}{100 * iou:8.2f}{100 * acc:8.2f}")
     return "\n".join(lines)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with NaN/inf floats (classes absent from the data) replaced by None, for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

@@ -38,3 +38,12 @@ def test_merge_equals_single_update_and_table_lists_classes():
     part1.merge(part2)
     assert (part1.matrix == whole.matrix).all()
     assert "zebra" in format_table(whole.compute(), ["w", "x", "y", "zebra"])
+
+
+def test_json_safe_turns_nan_and_inf_into_null_at_any_depth():
+    import json
+
+    from segnet.metrics import json_safe
+
+    doc = {"miou": float("nan"), "per_class": [1.0, float("inf"), np.float64("nan")], "n": 3}
+    assert json.loads(json.dumps(json_safe(doc), allow_nan=False)) == {"miou": None, "per_class": [1.0, None, None], "n": 3}

@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from segnet import atomic
     from segnet.data import open_dataset
     from segnet.errors import SegnetError
-    from segnet.evaluate import evaluate_predictor, json_safe, summary
-    from segnet.metrics import format_table
+    from segnet.evaluate import evaluate_predictor, summary
+    from segnet.metrics import format_table, json_safe
 
     if args.batch < 1:
         raise SegnetError(f"--batch must be at least 1, got {args.batch}")

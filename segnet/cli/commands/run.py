@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
 
@@ -103,6 +102,7 @@ def _check(args: argparse.Namespace) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from segnet import atomic
+    from segnet.metrics import json_safe
     from segnet.runtime.pipeline import Pipeline
     from segnet.runtime.segmenter import Segmenter
     from segnet.runtime.sinks import open_sinks
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         doc = {"model": str(args.model), "backend": segmenter.backend.name, "device": args.device,
                "input_size": list(segmenter.input_size), "source": args.source, "live": source.live,
                "outputs": outputs, **stats.to_dict()}
-        atomic.write_text(args.stats, json.dumps(_finite(doc), indent=2) + "\n")
+        atomic.write_text(args.stats, json.dumps(json_safe(doc), indent=2) + "\n")
         print(f"statistics written to {args.stats}")
     return 0
 
@@ -152,12 +152,3 @@ def _print_header(segmenter: Any, source: Any, sinks: list[Any]) -> None:
     sys.stdout.flush()
 
 
-def _finite(value: Any) -> Any | None:
-    """JSON has no NaN: None instead."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
