@@ -7,10 +7,16 @@ Two flavours, different files (TENSORRT.md, "INT8 on CPU versus on TensorRT"):
 - "cpu" (alias "onnxruntime"): unsigned asymmetric activations, symmetric int8 weights - the form ONNX
   Runtime's x86 INT8 kernels run fastest.
 Weights are per-channel; biases stay FP32 for TensorRT (its DequantizeLinear takes INT8 only) and
-become int32 for ONNX Runtime's QLinearConv. Only convolutions are quantized (Q/DQ on their inputs and weights): the pooling
-switches (Equal/Max/Mul) stay exact in FP32. By default ("auto") the first convolution and the classifier,
-the layers most sensitive to INT8, stay FP32 too. The model is pre-processed first
-(onnxruntime.quantization.shape_inference.quant_pre_process), as ONNX Runtime recommends.
+become int32 for ONNX Runtime's QLinearConv. By default ("auto") the first convolution and the classifier
+stay FP32. The model is pre-processed first (onnxruntime.quantization.shape_inference.quant_pre_process),
+as ONNX Runtime recommends.
+
+Only convolutions are quantized (Q/DQ on their inputs and weights); the pooling switches (Max/Equal/And)
+must stay exact FP32. onnxruntime puts one Q/DQ pair on a tensor and hands the dequantized copy to every
+consumer, so the pooled maximum, which feeds both the next convolution and the switch's Equal nodes,
+reached the Equal rounded: equal to no phase any more, the switches (where the decoder puts its values)
+broke, and CamVid mIoU fell 4 points. `fp32_comparisons` gives every comparison node its FP32 input
+back; the convolutions and the activations between them keep their Q/DQ pairs.
 """
 
 from __future__ import annotations
@@ -37,12 +43,38 @@ METHODS = ("minmax", "percentile", "entropy")
 DEFAULT_METHOD = "minmax"
 DEFAULT_IMAGES = 100
 OP_TYPES = ["Conv"]
+COMPARISONS = ("Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual")
 
 
 def sensitive_convs(model: Any) -> list[str]:
     """Names of the first convolution and the classifier (the last one), kept FP32 by exclude="auto"."""
     convs = [node.name for node in model.graph.node if node.op_type == "Conv"]
     return sorted(set(convs[:1] + convs[-1:]))
+
+
+def quantized_inputs(model: Any) -> dict[str, str]:
+    """Dequantized activation -> its FP32 source, for every QuantizeLinear -> DequantizeLinear pair on an
+    activation (weights, which are initializers, are left out)."""
+    weights = {t.name for t in model.graph.initializer}
+    quantized = {n.output[0]: n.input[0] for n in model.graph.node
+                 if n.op_type == "QuantizeLinear" and n.input[0] not in weights}
+    return {n.output[0]: quantized[n.input[0]] for n in model.graph.node
+            if n.op_type == "DequantizeLinear" and n.input[0] in quantized}
+
+
+def fp32_comparisons(model: Any) -> list[str]:
+    """Rewire every comparison node (the pooling switches' Equal) that reads a dequantized activation to
+    the FP32 tensor the Q/DQ pair was made from; returns the names of the rewired nodes."""
+    sources = quantized_inputs(model)
+    rewired = []
+    for node in model.graph.node:
+        if node.op_type not in COMPARISONS:
+            continue
+        for index, name in enumerate(node.input):
+            if name in sources:
+                node.input[index] = sources[name]
+                rewired.append(node.name)
+    return rewired
 
 
 def nonzero_zero_points(model: Any) -> list[str]:
@@ -98,9 +130,11 @@ def calibration_batches(spec: ModelSpec, artifact: Artifact, images: Sequence[np
 def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: str | Path,
                   num_images: int = DEFAULT_IMAGES, target: str = "tensorrt", method: str = DEFAULT_METHOD,
                   exclude: str | Sequence[str] = "auto", split: str | None = None,
-                  log: Callable[[str], None] | None = None) -> Path:
+                  log: Callable[[str], None] | None = None, shared_qdq: bool = False) -> Path:
     """Write the INT8 (Q/DQ) variant of the segnet ONNX export `onnx_in` (default MODEL.int8.onnx) and its
-    sidecar entry. `exclude`: "auto" (first conv + classifier stay FP32), "none", or node names."""
+    sidecar entry. `exclude`: "auto" (first conv + classifier stay FP32), "none", or node names.
+    `shared_qdq=True` keeps onnxruntime's shared Q/DQ pairs (quantized pooling switches): only for
+    benchmarks/export_report.py, which shows what giving them their FP32 inputs back is worth."""
     onnx = require("onnx", "INT8 quantization")
     flavour = FLAVOURS.get(target)
     if flavour is None:
@@ -118,6 +152,7 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
     images = inputs.dataset_images(calib_dir, spec.input_size, spec, num_images, split)
     excluded = _excluded(source, exclude)
     model = _quantize(source, spec, artifact, images, flavour, method, excluded)
+    rewired = [] if shared_qdq else fp32_comparisons(model)
     if flavour == "tensorrt":
         bad = nonzero_zero_points(model)
         if bad:
@@ -131,6 +166,7 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
     details = dict(artifact.details, int8={
         "flavour": flavour, "calibration_method": method, "calibration_images": len(images),
         "calibration_data": str(calib_dir), "excluded_nodes": excluded, "op_types": OP_TYPES,
+        "fp32_comparisons": rewired, "shared_qdq": shared_qdq,
         "activations": "int8 symmetric" if flavour == "tensorrt" else "uint8 asymmetric",
         "weights": "int8 symmetric per-channel"},
         verification={"reference": onnx_in.name, "calibration_images": check.to_dict()})

@@ -361,6 +361,22 @@ class _Linter:
             self.add(ERROR, self.names, node, f"Resize keep_aspect_ratio_policy {policy!r} is not supported",
                      "use 'stretch' and compute the target size outside")
 
+    def _op_Equal(self, node: Any) -> None:
+        for name in node.input:
+            dequantize = self.producers.get(name)
+            if dequantize is None or dequantize.op_type != "DequantizeLinear":
+                continue
+            quantize = self.producers.get(dequantize.input[0])
+            source = quantize.input[0] if quantize is not None and quantize.op_type == "QuantizeLinear" else None
+            if source is None or source in self.constants:
+                continue
+            self.add(WARNING, self.names, node, f"compares {name}, a quantized copy of {source}: a max-pool switch "
+                     "built this way matches almost no position and the decoder loses its values",
+                     f"compare {source} itself (`segnet export --int8` does; for other quantizers give "
+                     f"{node.name or node.op_type} the Q/DQ pair's input)")
+
+    _op_Greater = _op_Less = _op_GreaterOrEqual = _op_LessOrEqual = _op_Equal
+
     def _op_QuantizeLinear(self, node: Any) -> None:
         self._check_zero_point(node, 2, "y_zero_point")
 

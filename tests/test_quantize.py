@@ -10,7 +10,8 @@ import pytest
 import torch
 from segnet.export import inputs, verify
 from segnet.export.onnx_export import export_model
-from segnet.export.quantize import nonzero_zero_points, quantize_int8, sensitive_convs
+from segnet.export.quantize import nonzero_zero_points, quantize_int8, quantized_inputs, sensitive_convs
+from segnet.export.trt_lint import check_onnx
 
 from segnet.errors import SegnetError
 from segnet.models import create_model
@@ -79,6 +80,38 @@ def test_cpu_flavour_uses_uint8_activations(fp32, camvid_root, tmp_path):
     assert info["flavour"] == "cpu" and info["calibration_method"] == "percentile" and info["excluded_nodes"] == []
     images = np.stack(inputs.dataset_images(camvid_root, SIZE, read_sidecar(fp32)[0], 4, split="val"))
     assert agreement(fp32, out, images) >= 0.95
+
+
+def comparison_inputs(model) -> dict[str, str]:
+    """Every input of every Equal node, with the op type of the node producing it."""
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    return {name: producer.get(name, "graph input") for n in model.graph.node if n.op_type == "Equal"
+            for name in n.input}
+
+
+@pytest.mark.parametrize("target", ["tensorrt", "cpu"])
+def test_pooling_switches_compare_the_fp32_maximum(fp32, camvid_root, tmp_path, target):
+    """onnxruntime hands the dequantized pooled maximum to the switch's Equal nodes as well as to the next
+    conv; the variant must give the Equal nodes the exact FP32 tensors the FP32 model compares."""
+    out = quantize_int8(fp32, tmp_path / f"{target}.int8.onnx", camvid_root, num_images=4, target=target)
+    model = onnx.load(str(out))
+    compared = comparison_inputs(model)
+    assert compared.keys() == comparison_inputs(onnx.load(str(fp32))).keys()
+    assert "DequantizeLinear" not in compared.values()
+    # the pooled maxima are still quantized for the convolutions that read them
+    assert set(compared) & set(quantized_inputs(model).values())
+    assert read_sidecar(out)[1].details["int8"]["fp32_comparisons"]
+    # what onnxruntime alone produces, kept reproducible for benchmarks/export_report.py
+    shared = quantize_int8(fp32, tmp_path / f"{target}-shared.int8.onnx", camvid_root, num_images=4, target=target,
+                           shared_qdq=True)
+    assert "DequantizeLinear" in comparison_inputs(onnx.load(str(shared))).values()
+    # `segnet check` warns about exactly that, naming the Equal nodes, and not about ours
+    flagged = {i.node for i in check_onnx(shared, run_parser=False).issues if "quantized copy" in i.message}
+    shared_model = onnx.load(str(shared))
+    dequantized = {n.output[0] for n in shared_model.graph.node if n.op_type == "DequantizeLinear"}
+    assert flagged == {n.name for n in shared_model.graph.node
+                       if n.op_type == "Equal" and dequantized & set(n.input)}
+    assert not [i for i in check_onnx(out, run_parser=False).issues if "quantized copy" in i.message]
 
 
 def test_quantize_refuses_bad_input(fp32, tmp_path, camvid_root):
