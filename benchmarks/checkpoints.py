@@ -1,4 +1,5 @@
-"""Random-weight checkpoints of the presets, for speed benchmarks that need no trained model (needs torch).
+"""Checkpoints of the presets for benchmarks that need no user model (needs torch): random weights for speed
+(latency does not depend on them), briefly trained weights for agreement with PyTorch.
 
 Latency does not depend on the weights' values, so the README's speed tables time freshly initialised
 presets; accuracy columns only ever come from trained checkpoints (`segnet bench CKPT --data ...`).
@@ -30,6 +31,20 @@ def random_checkpoint(folder: Path, arch: str, width: float, imgsz: tuple[int, i
     settle_batchnorm(model, imgsz)
     path = Path(folder) / f"{arch}_w{width:g}_{imgsz[0]}x{imgsz[1]}_s{seed}.pt"
     return save_checkpoint(path, spec=spec, model=model, epoch=0)
+
+
+def trained_checkpoint(folder: Path, arch: str, width: float, imgsz: tuple[int, int], data: Path | None,
+                       epochs: int = 1, seed: int = 0) -> Path:
+    """The best checkpoint of a short `segnet train` run of the preset on `data` (synthetic road scenes when
+    None): weights whose logits have the class margins of a real model, for agreement measurements that
+    random weights, with near-ties between classes everywhere, cannot give."""
+    from segnet.train.config import TrainConfig
+    from segnet.train.trainer import train
+
+    out = Path(folder) / f"{arch}_w{width:g}_{imgsz[0]}x{imgsz[1]}_trained{epochs}"
+    config = TrainConfig(data=str(data) if data is not None else "synthetic", out=str(out), model=arch,
+                         width=width, imgsz=imgsz, epochs=epochs, batch=4, workers=0, seed=seed)
+    return train(config).best
 
 
 def exported_random_model(folder: Path, arch: str, width: float, imgsz: tuple[int, int],

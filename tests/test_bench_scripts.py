@@ -42,3 +42,26 @@ def test_orin_estimate_is_labelled_and_sourced(tmp_path, capsys):
     assert printed.startswith("**ESTIMATE, not measured**") and "Technical Brief" in printed
     rows = json.loads((tmp_path / "orin_estimate.json").read_text())
     assert len(rows) == 4 * 2 and all(r["latency_ms"] > 0 for r in rows)
+
+
+def test_export_report_judges_trained_weights_and_shows_shared_qdq(tmp_path, capsys, camvid_root):
+    pytest.importorskip("torch")
+    from segnet.benchmarks import export_report
+    from segnet.benchmarks.checkpoints import trained_checkpoint
+
+    checkpoint = trained_checkpoint(tmp_path, "segnet_lite", 0.125, (32, 48), camvid_root)
+    out = tmp_path / "report"
+    assert export_report.main(["--presets", "segnet_lite:0.125", "--sizes", "32x48", "--data", str(camvid_root),
+                               "--ckpt", str(checkpoint), "--methods", "minmax", "--calib-images", "8",
+                               "--min-time", "0", "--iterations", "3", "--warmup", "1", "--out", str(out)]) == 0
+    report = json.loads((out / "export_report.json").read_text())
+    row = report["presets"][0]
+    assert row["trt_problems"] == [] and row["agreement_gate"] == "trained, real: vs PyTorch"
+    assert {"random: vs PyTorch", "trained, random: vs PyTorch", "trained, real: vs PyTorch"} <= set(row["comparisons"])
+    variants = {r["variant"]: r for r in report["int8"]["rows"]}
+    assert set(variants) == {"fp32", "int8-tensorrt-minmax-keep", "int8-tensorrt-minmax-all",
+                             "int8-tensorrt-minmax-keep-shared", "int8-cpu-minmax-keep", "int8-cpu-minmax-all",
+                             "int8-cpu-minmax-keep-shared"}
+    assert variants["int8-cpu-minmax-keep-shared"]["switches"].startswith("quantized")
+    assert all(r["miou"] is not None for r in variants.values())
+    assert "judged on: trained, real: vs PyTorch" in capsys.readouterr().out
