@@ -5,7 +5,7 @@ cost under ONNX Runtime, and INT8 accuracy and speed.
    size: export the TensorRT-target ONNX, check it has no MaxUnpool / ScatterND / MaxPool Indices, and
    report its agreement with PyTorch (the export's gate, random images; with --data also real images) and
    with PyTorch's own ScatterND export under the same ONNX Runtime numerics (should be bit-identical).
-   With --train-epochs N (default 1) each preset is also trained N epochs on --data (synthetic road scenes
+   With --train-epochs N (default 3) each preset is also trained N epochs on --data (synthetic road scenes
    without it) and that export is compared with PyTorch: the requirement (argmax agreement >= 99.99%) is
    judged on these trained weights, real images when given. Random weights leave many pixels with classes
    a rounding error apart, which no two float32 implementations decide alike; they are shown too.
@@ -37,6 +37,7 @@ DEFAULT_PRESETS = ("segnet_lite:0.25", "segnet_basic:0.25", "segnet_vgg16:0.25")
 DEFAULT_SIZES = ("360x480", "180x240")
 METHODS = ("minmax", "percentile", "entropy")
 MIN_AGREEMENT = 0.9999
+COMPARED_IMAGES = 12  # per comparison: 2.07 M pixels at 360x480
 MAX_SWITCH_RATIO = 1.10
 MAX_MIOU_DROP = 1.0  # mIoU points
 MIN_INT8_SPEEDUP = 1.5
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calib-images", type=int, default=100, help="INT8 calibration images (default 100)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--skip-presets", action="store_true", help="only the INT8 section")
-    parser.add_argument("--train-epochs", type=int, default=1,
+    parser.add_argument("--train-epochs", type=int, default=3,
                         help="train each preset this long (on --data, else synthetic scenes) for the trained-"
                              "weights agreement; 0 skips it (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: ORT's)")
@@ -168,9 +169,9 @@ def compare_forms(checkpoint: Path, switch: Path, scatter: Path, data: Path | No
 
     spec = read_sidecar(switch)[0]  # type: ignore[index]
     switch_model, scatter_model = onnx.load(str(switch)), onnx.load(str(scatter))
-    sets = {"random": inputs.random_images(4, spec.input_size, spec.in_channels, seed=5)}
+    sets = {"random": inputs.random_images(COMPARED_IMAGES, spec.input_size, spec.in_channels, seed=5)}
     if data is not None:
-        sets["real"] = inputs.dataset_images(data, spec.input_size, spec, 4, split="val")
+        sets["real"] = inputs.dataset_images(data, spec.input_size, spec, COMPARED_IMAGES, split="val")
     out = {}
     for name, images in sets.items():
         out[f"{name}: switch vs ScatterND (ORT)"] = verify.compare_onnx(
@@ -210,10 +211,10 @@ def trained_comparisons(folder: Path, trained: Path, size: tuple[int, int], data
     exported = export_onnx(trained, folder / f"{trained.parent.name}_{size[0]}x{size[1]}.onnx", imgsz=size)
     spec = read_sidecar(exported)[0]  # type: ignore[index]
     out = {"trained, random: vs PyTorch": vs_pytorch(
-        trained, exported, inputs.random_images(4, size, spec.in_channels, seed=5))}
+        trained, exported, inputs.random_images(COMPARED_IMAGES, size, spec.in_channels, seed=5))}
     if data is not None:
         out["trained, real: vs PyTorch"] = vs_pytorch(
-            trained, exported, inputs.dataset_images(data, size, spec, 4, split="val"))
+            trained, exported, inputs.dataset_images(data, size, spec, COMPARED_IMAGES, split="val"))
     return out
 
 
