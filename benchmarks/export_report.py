@@ -12,8 +12,8 @@ cost under ONNX Runtime, and INT8 accuracy and speed.
 2. Same presets and sizes: the switch graph vs PyTorch's ScatterND graph under ONNX Runtime, timed in
    alternating order in one run (requirement: switch within 10% of ScatterND, or faster).
 3. With --ckpt and --data: FP32 vs INT8 (TensorRT flavour and CPU flavour, each calibration method, with
-   and without the first conv and classifier kept FP32, and once with onnxruntime's shared Q/DQ pairs that
-   quantize the pooling switches' comparisons) - mIoU on the dataset's val split, calibration on its train
+   and without the first conv and classifier kept FP32; then once with the other switch_inputs setting, and
+   once with onnxruntime's graph as is, which quantizes the switches' comparisons) - mIoU on the dataset's val split, calibration on its train
    split, and latency under ONNX Runtime, all timed in one alternating run
    (requirements: within 1.0 mIoU point of FP32, >= 1.5x faster).
 
@@ -41,6 +41,8 @@ COMPARED_IMAGES = 12  # per comparison: 2.07 M pixels at 360x480
 MAX_SWITCH_RATIO = 1.10
 MAX_MIOU_DROP = 1.0  # mIoU points
 MIN_INT8_SPEEDUP = 1.5
+SWITCH_LABELS = {"fp32": "FP32 values", "int8": "rounded conv outputs",
+                 "shared": "rounded conv outputs and a rounded maximum (onnxruntime as is)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,7 +250,7 @@ def _ms(value: float | None) -> str:
 def int8_section(folder: Path, args: argparse.Namespace, timing: TimingSettings) -> dict[str, Any]:
     """FP32 vs every INT8 variant of the checkpoint: mIoU on val, latency in one alternating run."""
     from segnet.export.onnx_export import export_onnx
-    from segnet.export.quantize import quantize_int8
+    from segnet.export.quantize import SWITCH_INPUTS, quantize_int8
 
     from segnet.data import open_dataset
     from segnet.evaluate import evaluate_predictor
@@ -258,15 +260,20 @@ def int8_section(folder: Path, args: argparse.Namespace, timing: TimingSettings)
     spec = read_sidecar(fp32)[0]  # type: ignore[index]
     variants: dict[str, dict[str, Any]] = {
         "fp32": {"flavour": "-", "method": "-", "fp32_layers": "-", "switches": "-", "path": fp32}}
-    # (method, exclude, shared_qdq): every method both ways, plus onnxruntime's own Q/DQ placement once
-    settings = [(m, e, False) for m in args.methods for e in ("auto", "none")] + [(args.methods[0], "auto", True)]
+    first = args.methods[0]
     for flavour in ("tensorrt", "cpu"):
-        for method, exclude, shared in settings:
-            name = f"int8-{flavour}-{method}-{'keep' if exclude == 'auto' else 'all'}{'-shared' if shared else ''}"
+        default, other = SWITCH_INPUTS[flavour], {"fp32": "int8", "int8": "fp32"}[SWITCH_INPUTS[flavour]]
+        # every method with the flavour's defaults, then the other switch_inputs, then onnxruntime as is
+        settings = [(m, e, default, False) for m in args.methods for e in ("auto", "none")]
+        settings += [(first, "auto", other, False), (first, "auto", default, True)]
+        for method, exclude, switch_inputs, shared in settings:
+            name = (f"int8-{flavour}-{method}-{'keep' if exclude == 'auto' else 'all'}"
+                    + ("-ort-as-is" if shared else f"-switch-{switch_inputs}" if switch_inputs != default else ""))
             path = quantize_int8(fp32, folder / f"{name}.onnx", args.data, num_images=args.calib_images,
-                                 target=flavour, method=method, exclude=exclude, split="train", shared_qdq=shared)
+                                 target=flavour, method=method, exclude=exclude, split="train",
+                                 switch_inputs=switch_inputs, shared_qdq=shared)
             variants[name] = {"flavour": flavour, "method": method, "path": path,
-                              "switches": "quantized (onnxruntime's shared Q/DQ)" if shared else "FP32",
+                              "switches": SWITCH_LABELS["shared" if shared else switch_inputs],
                               "fp32_layers": "first conv + classifier" if exclude == "auto" else "none"}
     val = open_dataset(args.data, "val")
 
@@ -295,7 +302,7 @@ def int8_markdown(section: dict[str, Any]) -> str:
     head = (f"INT8 vs FP32: {section['arch']} {section['arch_args']} at "
             f"{section['spec_input_size'][0]}x{section['spec_input_size'][1]}, checkpoint {section['checkpoint']}; "
             f"calibration {section['calibration_images']} train images, mIoU on the val split.")
-    lines = [head, "", ("| variant | flavour | calibration | kept FP32 | switch comparisons see | mIoU % | "
+    lines = [head, "", ("| variant | flavour | calibration | kept FP32 | max-pool switches decide on | mIoU % | "
              "drop (points) | p50 ms | speedup vs FP32 | meets both |"), "|---|---|---|---|---|---|---|---|---|---|"]
     for r in section["rows"]:
         miou = f"{100 * r['miou']:.2f}" if r["miou"] is not None else r["status"]

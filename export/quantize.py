@@ -11,12 +11,18 @@ become int32 for ONNX Runtime's QLinearConv. By default ("auto") the first convo
 stay FP32. The model is pre-processed first (onnxruntime.quantization.shape_inference.quant_pre_process),
 as ONNX Runtime recommends.
 
-Only convolutions are quantized (Q/DQ on their inputs and weights); the pooling switches (Max/Equal/And)
-must stay exact FP32. onnxruntime puts one Q/DQ pair on a tensor and hands the dequantized copy to every
-consumer, so the pooled maximum, which feeds both the next convolution and the switch's Equal nodes,
-reached the Equal rounded: equal to no phase any more, the switches (where the decoder puts its values)
-broke, and CamVid mIoU fell 4 points. `fp32_comparisons` gives every comparison node its FP32 input
-back; the convolutions and the activations between them keep their Q/DQ pairs.
+Only convolutions are quantized; the pooling switches (Slice/Max/Equal) must decide on the same values as
+in FP32. onnxruntime gets this wrong twice, and both are undone after it:
+- it puts one Q/DQ pair on a tensor and hands the dequantized copy to every consumer, so the pooled maximum,
+  which feeds both the next convolution and the switch's Equal nodes, reached the Equal rounded: equal to no
+  phase, the switches broke, and CamVid mIoU fell 4 points. Comparisons always get the FP32 tensor back.
+- it also quantizes convolution outputs (what its QLinearConv kernels need), so the tensor being pooled is
+  rounded to 256 levels, near-ties in a window become exact ties, and the scan-order tie-break moves the
+  switch (3 mIoU points on the demo's thin model). switch_inputs="fp32" takes those output Q/DQ pairs off
+  the paths into a switch: only convolution inputs are quantized there, NVIDIA's recommended Q/DQ placement
+  for TensorRT, where a convolution with INT8 input and float output is a native kernel. It is the default
+  for the TensorRT flavour; the CPU flavour defaults to "int8", since ONNX Runtime then runs those
+  convolutions in FP32 (measured: 2.1x -> 1.5x faster than FP32 on the CamVid model).
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ DEFAULT_METHOD = "minmax"
 DEFAULT_IMAGES = 100
 OP_TYPES = ["Conv"]
 COMPARISONS = ("Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual")
+POOLING_PATH = ("Relu", "Slice", "Max", "Reshape", "Transpose", "Identity")  # value-preserving, conv -> switch
+QDQ = ("QuantizeLinear", "DequantizeLinear")
+SWITCH_INPUTS = {"tensorrt": "fp32", "cpu": "int8"}  # default per flavour, see the module docstring
 
 
 def sensitive_convs(model: Any) -> list[str]:
@@ -62,19 +71,47 @@ def quantized_inputs(model: Any) -> dict[str, str]:
             if n.op_type == "DequantizeLinear" and n.input[0] in quantized}
 
 
-def fp32_comparisons(model: Any) -> list[str]:
-    """Rewire every comparison node (the pooling switches' Equal) that reads a dequantized activation to
-    the FP32 tensor the Q/DQ pair was made from; returns the names of the rewired nodes."""
+def fp32_switch_inputs(model: Any, through_pooling: bool) -> list[str]:
+    """Give the pooling switches FP32 values: every consumer of a dequantized activation that is not a
+    quantized op (Q/DQ, Conv) and leads to a comparison - directly, or with `through_pooling` across the
+    value-preserving ops between a convolution and its switch - reads the FP32 source instead. Q/DQ pairs
+    left without consumers are removed. Returns the names of the rewired nodes."""
     sources = quantized_inputs(model)
-    rewired = []
+    consumers: dict[str, list[Any]] = {}
     for node in model.graph.node:
-        if node.op_type not in COMPARISONS:
-            continue
-        for index, name in enumerate(node.input):
-            if name in sources:
-                node.input[index] = sources[name]
-                rewired.append(node.name)
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def leads_to_comparison(node: Any) -> bool:
+        if node.op_type in COMPARISONS:
+            return True
+        return (through_pooling and node.op_type in POOLING_PATH
+                and any(leads_to_comparison(c) for out in node.output for c in consumers.get(out, [])))
+
+    rewired = []
+    for dequantized, source in sources.items():
+        for node in consumers.get(dequantized, []):
+            if node.op_type in OP_TYPES or node.op_type in QDQ or not leads_to_comparison(node):
+                continue
+            node.input[:] = [source if name == dequantized else name for name in node.input]
+            rewired.append(node.name)
+    _drop_unused_qdq(model)
     return rewired
+
+
+def _drop_unused_qdq(model: Any) -> None:
+    while True:
+        used = {name for node in model.graph.node for name in node.input} | {o.name for o in model.graph.output}
+        unused = [n for n in model.graph.node if n.op_type in QDQ and not set(n.output) & used]
+        if not unused:
+            return
+        for node in unused:
+            model.graph.node.remove(node)
+        names = {name for node in model.graph.node for name in node.input}
+        kept = [t for t in model.graph.initializer if t.name in names]
+        if len(kept) != len(model.graph.initializer):
+            del model.graph.initializer[:]
+            model.graph.initializer.extend(kept)
 
 
 def nonzero_zero_points(model: Any) -> list[str]:
@@ -130,17 +167,22 @@ def calibration_batches(spec: ModelSpec, artifact: Artifact, images: Sequence[np
 def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: str | Path,
                   num_images: int = DEFAULT_IMAGES, target: str = "tensorrt", method: str = DEFAULT_METHOD,
                   exclude: str | Sequence[str] = "auto", split: str | None = None,
-                  log: Callable[[str], None] | None = None, shared_qdq: bool = False) -> Path:
+                  log: Callable[[str], None] | None = None, switch_inputs: str | None = None,
+                  shared_qdq: bool = False) -> Path:
     """Write the INT8 (Q/DQ) variant of the segnet ONNX export `onnx_in` (default MODEL.int8.onnx) and its
     sidecar entry. `exclude`: "auto" (first conv + classifier stay FP32), "none", or node names.
-    `shared_qdq=True` keeps onnxruntime's shared Q/DQ pairs (quantized pooling switches): only for
-    benchmarks/export_report.py, which shows what giving them their FP32 inputs back is worth."""
+    `switch_inputs`: "fp32" or "int8" (default per flavour: SWITCH_INPUTS). `shared_qdq=True` leaves
+    onnxruntime's graph as it is (quantized comparisons): only for benchmarks/export_report.py, which
+    shows what the fix is worth."""
     onnx = require("onnx", "INT8 quantization")
     flavour = FLAVOURS.get(target)
     if flavour is None:
         raise SegnetError(f"unknown INT8 target {target!r}: use tensorrt or cpu")
     if method not in METHODS:
         raise SegnetError(f"unknown calibration method {method!r}: use one of {', '.join(METHODS)}")
+    switch_inputs = switch_inputs or SWITCH_INPUTS[flavour]
+    if switch_inputs not in ("fp32", "int8"):
+        raise SegnetError(f"unknown switch_inputs {switch_inputs!r}: use fp32 or int8")
     if num_images < 1:
         raise SegnetError(f"calibration needs at least 1 image, got {num_images}")
     onnx_in = Path(onnx_in)
@@ -152,7 +194,7 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
     images = inputs.dataset_images(calib_dir, spec.input_size, spec, num_images, split)
     excluded = _excluded(source, exclude)
     model = _quantize(source, spec, artifact, images, flavour, method, excluded)
-    rewired = [] if shared_qdq else fp32_comparisons(model)
+    rewired = [] if shared_qdq else fp32_switch_inputs(model, through_pooling=switch_inputs == "fp32")
     if flavour == "tensorrt":
         bad = nonzero_zero_points(model)
         if bad:
@@ -166,7 +208,8 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
     details = dict(artifact.details, int8={
         "flavour": flavour, "calibration_method": method, "calibration_images": len(images),
         "calibration_data": str(calib_dir), "excluded_nodes": excluded, "op_types": OP_TYPES,
-        "fp32_comparisons": rewired, "shared_qdq": shared_qdq,
+        "switch_inputs": "shared Q/DQ (onnxruntime as is)" if shared_qdq else switch_inputs,
+        "fp32_switch_nodes": rewired,
         "activations": "int8 symmetric" if flavour == "tensorrt" else "uint8 asymmetric",
         "weights": "int8 symmetric per-channel"},
         verification={"reference": onnx_in.name, "calibration_images": check.to_dict()})

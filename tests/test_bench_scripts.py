@@ -44,7 +44,7 @@ def test_orin_estimate_is_labelled_and_sourced(tmp_path, capsys):
     assert len(rows) == 4 * 2 and all(r["latency_ms"] > 0 for r in rows)
 
 
-def test_export_report_judges_trained_weights_and_shows_shared_qdq(tmp_path, capsys, camvid_root):
+def test_export_report_judges_trained_weights_and_shows_every_int8_placement(tmp_path, capsys, camvid_root):
     pytest.importorskip("torch")
     from segnet.benchmarks import export_report
     from segnet.benchmarks.checkpoints import trained_checkpoint
@@ -60,8 +60,9 @@ def test_export_report_judges_trained_weights_and_shows_shared_qdq(tmp_path, cap
     assert {"random: vs PyTorch", "trained, random: vs PyTorch", "trained, real: vs PyTorch"} <= set(row["comparisons"])
     variants = {r["variant"]: r for r in report["int8"]["rows"]}
     assert set(variants) == {"fp32", "int8-tensorrt-minmax-keep", "int8-tensorrt-minmax-all",
-                             "int8-tensorrt-minmax-keep-shared", "int8-cpu-minmax-keep", "int8-cpu-minmax-all",
-                             "int8-cpu-minmax-keep-shared"}
-    assert variants["int8-cpu-minmax-keep-shared"]["switches"].startswith("quantized")
+                             "int8-tensorrt-minmax-keep-switch-int8", "int8-tensorrt-minmax-keep-ort-as-is",
+                             "int8-cpu-minmax-keep", "int8-cpu-minmax-all", "int8-cpu-minmax-keep-switch-fp32",
+                             "int8-cpu-minmax-keep-ort-as-is"}
+    assert variants["int8-cpu-minmax-keep-ort-as-is"]["switches"].endswith("(onnxruntime as is)")
     assert all(r["miou"] is not None for r in variants.values())
     assert "judged on: trained, real: vs PyTorch" in capsys.readouterr().out

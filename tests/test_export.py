@@ -250,6 +250,18 @@ def test_cli_exports_beside_the_checkpoint(checkpoint, capsys):
     assert sidecar["artifacts"]["tiny.onnx"]["details"]["source"] == str(checkpoint)
 
 
+def test_cli_int8_variant_with_its_options(checkpoint, camvid_root, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(checkpoint), "-o", str(out), "--int8", "--calib", str(camvid_root),
+                 "--calib-images", "2", "--calib-method", "percentile", "--switch-inputs", "int8"]) == 0
+    assert f"wrote {tmp_path / 'm.int8.onnx'}" in capsys.readouterr().out
+    int8 = json.loads((tmp_path / "m.json").read_text())["artifacts"]["m.int8.onnx"]
+    assert int8["precision"] == "int8"
+    assert {k: int8["details"]["int8"][k] for k in ("flavour", "calibration_method", "calibration_images",
+                                                    "switch_inputs")} == {
+        "flavour": "tensorrt", "calibration_method": "percentile", "calibration_images": 2, "switch_inputs": "int8"}
+
+
 @pytest.mark.parametrize("args,message", [
     (["--opset", "12"], f"opset 12 is too old: the export needs opset >= {MIN_OPSET}"),
     (["--imgsz", "4", "6"], "input 4x6 is too small"),

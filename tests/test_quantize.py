@@ -100,7 +100,7 @@ def test_pooling_switches_compare_the_fp32_maximum(fp32, camvid_root, tmp_path, 
     assert "DequantizeLinear" not in compared.values()
     # the pooled maxima are still quantized for the convolutions that read them
     assert set(compared) & set(quantized_inputs(model).values())
-    assert read_sidecar(out)[1].details["int8"]["fp32_comparisons"]
+    assert read_sidecar(out)[1].details["int8"]["fp32_switch_nodes"]
     # what onnxruntime alone produces, kept reproducible for benchmarks/export_report.py
     shared = quantize_int8(fp32, tmp_path / f"{target}-shared.int8.onnx", camvid_root, num_images=4, target=target,
                            shared_qdq=True)
@@ -114,6 +114,37 @@ def test_pooling_switches_compare_the_fp32_maximum(fp32, camvid_root, tmp_path, 
     assert not [i for i in check_onnx(out, run_parser=False).issues if "quantized copy" in i.message]
 
 
+def pooled_quantized(model) -> list[str]:
+    """Relu nodes whose output is sliced into pooling phases and whose input is a dequantized tensor."""
+    dequantized = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    sliced = {n.input[0] for n in model.graph.node if n.op_type == "Slice"}
+    return [n.name for n in model.graph.node
+            if n.op_type == "Relu" and n.output[0] in sliced and n.input[0] in dequantized]
+
+
+@pytest.mark.parametrize("target,default", [("tensorrt", "fp32"), ("cpu", "int8")])
+def test_switch_inputs_fp32_pools_unrounded_values(fp32, camvid_root, tmp_path, target, default):
+    """switch_inputs="fp32" takes onnxruntime's Q/DQ off the convolution outputs that are pooled (ties made by
+    rounding would move the switches); "int8" keeps them for ONNX Runtime's QLinearConv. Either way the
+    next convolution still reads a quantized input."""
+    models = {}
+    for mode in ("fp32", "int8"):
+        out = quantize_int8(fp32, tmp_path / f"{mode}.int8.onnx", camvid_root, num_images=4, target=target,
+                            switch_inputs=mode)
+        models[mode] = onnx.load(str(out))
+        assert read_sidecar(out)[1].details["int8"]["switch_inputs"] == mode
+        assert "DequantizeLinear" not in comparison_inputs(models[mode]).values()
+        assert nonzero_zero_points(models[mode]) == [] or target == "cpu"
+    encoder_pools = len([n for n in onnx.load(str(fp32)).graph.node if n.op_type == "Max"]) // 3
+    assert pooled_quantized(models["fp32"]) == []
+    assert len(pooled_quantized(models["int8"])) == encoder_pools
+    convs_reading_dq = [sum(n.op_type == "Conv" and n.input[0] in quantized_inputs(m) for n in m.graph.node)
+                        for m in models.values()]
+    assert convs_reading_dq[0] == convs_reading_dq[1] > 0
+    assert read_sidecar(quantize_int8(fp32, tmp_path / "default.int8.onnx", camvid_root, num_images=2,
+                                      target=target))[1].details["int8"]["switch_inputs"] == default
+
+
 def test_quantize_refuses_bad_input(fp32, tmp_path, camvid_root):
     foreign = tmp_path / "foreign.onnx"
     model = onnx.load(str(fp32))
@@ -123,6 +154,8 @@ def test_quantize_refuses_bad_input(fp32, tmp_path, camvid_root):
         quantize_int8(foreign, None, camvid_root, num_images=2)
     with pytest.raises(SegnetError, match="no such nodes"):
         quantize_int8(fp32, tmp_path / "x.onnx", camvid_root, num_images=2, exclude=["nope"])
+    with pytest.raises(SegnetError, match="unknown switch_inputs"):
+        quantize_int8(fp32, tmp_path / "x.onnx", camvid_root, switch_inputs="int4")
     with pytest.raises(SegnetError, match="unknown calibration method"):
         quantize_int8(fp32, tmp_path / "x.onnx", camvid_root, method="magic")
     with pytest.raises(SegnetError, match="dataset folder not found"):

@@ -59,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="activation range calibration (default: the method chosen by measurement)")
     quant.add_argument("--quantize-all", action="store_true",
                        help="also quantize the first conv and the classifier (kept FP32 by default)")
+    quant.add_argument("--switch-inputs", choices=("fp32", "int8"), default=None,
+                       help="values the max-pool switches decide on: fp32 (exact; default for --target tensorrt) "
+                            "or int8 (ONNX Runtime's faster QLinearConv, rounding may move switches; default "
+                            "for --target onnxruntime)")
     # --fp16, --int8 and --dynamic-batch come from the shared TensorRT build options: with --format onnx
     # they write MODEL.fp16.onnx / MODEL.int8.onnx and a dynamic batch axis; with --format engine they
     # also set the engine's precision and batch range.
@@ -117,6 +121,8 @@ def _int8(args: argparse.Namespace, onnx_path: Path, target: str) -> Path:
         options["method"] = args.calib_method
     if args.calib_images:
         options["num_images"] = args.calib_images
+    if args.switch_inputs:
+        options["switch_inputs"] = args.switch_inputs
     out = quantize.quantize_int8(onnx_path, onnx_export.variant_path(onnx_path, "int8"), args.calib,
                                  target="tensorrt" if target == "tensorrt" else "cpu", log=print, **options)
     print(f"wrote {out}")
