@@ -27,6 +27,7 @@ FORMATS = ("pytorch", "onnx", "onnx-int8", "onnx-int8-trt", "onnx-fp16", "engine
 DEFAULT_FORMATS = ("pytorch", "onnx", "onnx-int8", "onnx-fp16", "engine")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+INT8_FLAVOURS = {"onnx-int8": "cpu", "onnx-int8-trt": "tensorrt"}
 # file name (beside model.onnx) of each derived format; the sidecar model.json is shared by all of them
 VARIANT_FILES = {"onnx": "{stem}.onnx", "onnx-int8": "{stem}.int8.onnx", "onnx-int8-trt": "{stem}.int8-trt.onnx",
                  "onnx-fp16": "{stem}.fp16.onnx", "engine": "{stem}.engine"}
@@ -164,9 +165,10 @@ def _variant(request: BenchRequest, fmt: str, base_onnx: Path | str | None, log:
     stem = base_onnx.name.split(".")[0]
     if fmt == "onnx":
         return base_onnx
-    sibling = variant_path(base_onnx.parent, stem, fmt)
-    if request.kind == "onnx" and sibling.is_file():
-        return sibling
+    if request.kind == "onnx":
+        sibling = _sibling(base_onnx.parent, stem, fmt, log)
+        if sibling is not None:
+            return sibling
     target = variant_path(request.out_dir, stem, fmt)
     if fmt == "onnx-fp16":
         log(f"converting {base_onnx.name} -> {target} (FP16)")
@@ -176,11 +178,36 @@ def _variant(request: BenchRequest, fmt: str, base_onnx: Path | str | None, log:
     return _build_engine(request, base_onnx, target, log)
 
 
+def _sibling(folder: Path, stem: str, fmt: str, log: Callable[[str], None]) -> Path | None:
+    """An existing file of format `fmt` beside the ONNX model. INT8 files are checked for their flavour:
+    `segnet export --int8` writes either flavour as STEM.int8.onnx."""
+    names = [variant_path(folder, stem, fmt)]
+    if fmt in INT8_FLAVOURS:
+        names += [folder / f"{stem}.int8.onnx"] if names[0].name != f"{stem}.int8.onnx" else []
+    for path in names:
+        if not path.is_file():
+            continue
+        flavour = int8_flavour(path) if fmt in INT8_FLAVOURS else None
+        if flavour in (None, INT8_FLAVOURS.get(fmt)):
+            return path
+        log(f"{path.name} is the {flavour} INT8 flavour, not {fmt}'s")
+    return None
+
+
+def int8_flavour(path: Path) -> str | None:
+    """The INT8 flavour ("tensorrt" / "cpu") recorded in a quantized model's sidecar entry, if any."""
+    from segnet.spec import read_sidecar
+
+    found = read_sidecar(path)
+    details = found[1].details if found and found[1] else {}
+    return details.get("int8", {}).get("flavour")
+
+
 def _quantize(request: BenchRequest, fmt: str, base_onnx: Path, target: Path, log: Callable[[str], None]) -> Path:
     calib = request.calib or request.data
     if calib is None:
         raise MissingDependencyError("INT8 needs calibration images: pass --calib DIR (or --data ROOT)")
-    flavour = "tensorrt" if fmt == "onnx-int8-trt" or request.device != "cpu" else "cpu"
+    flavour = "tensorrt" if request.device != "cpu" else INT8_FLAVOURS[fmt]
     log(f"quantizing {base_onnx.name} -> {target} (INT8, {flavour} flavour, {request.calib_images} "
         f"calibration images from {calib})")
     quantize = _export_module("quantize", "INT8 quantization")
@@ -307,3 +334,36 @@ def _scorer(request: BenchRequest, log: Callable[[str], None]) -> Callable[[Runn
         return float(matrix.compute()["miou"])
 
     return score
+
+
+def int8_versus_fp32(fp32_onnx: Path, int8_onnx: Path, data: Path, images: int, threads: int = 1,
+                     log: Callable[[str], None] | None = None) -> str:
+    """One line: FP32 vs INT8 mIoU on `data`'s val split (first `images` images) and p50 latency, both under
+    ONNX Runtime on this CPU, timed in one alternating run (what `segnet export --int8` prints)."""
+    import tempfile
+
+    from segnet.data import open_dataset
+
+    fmt = {"tensorrt": "onnx-int8-trt", "cpu": "onnx-int8"}.get(int8_flavour(int8_onnx) or "")
+    if fmt is None or _sibling(fp32_onnx.parent, fp32_onnx.name.split(".")[0], fmt, lambda _: None) != int8_onnx:
+        raise SegnetError(f"{int8_onnx}: not an INT8 variant of {fp32_onnx.name} made by segnet export")
+    from segnet.spec import read_sidecar
+
+    dataset = open_dataset(data, "val")  # no labelled val split, or other classes: say so before timing
+    spec = read_sidecar(fp32_onnx)[0]  # type: ignore[index]
+    if dataset.num_classes != spec.num_classes:
+        raise SegnetError(f"{data} has {dataset.num_classes} classes, the model {spec.num_classes}")
+    count = min(images, len(dataset))
+    with tempfile.TemporaryDirectory(prefix="segnet-int8-check-") as tmp:
+        request = BenchRequest(model=fp32_onnx, formats=("onnx", fmt), out_dir=Path(tmp), threads=threads,
+                               data=data, max_images=count, peak_time=0,
+                               timing=TimingSettings(warmup=3, iterations=20, min_time=1.0))
+        run = run_bench(request, log or (lambda _: None))["run"]
+    fp32, int8 = run.by_name("onnx"), run.by_name(fmt)
+    for result in (fp32, int8):
+        if not result.ok or result.miou is None:
+            raise SegnetError(f"{result.name}: {result.status_text or 'mIoU not measured'}")
+    fp32_ms, int8_ms = fp32.latency()["p50"], int8.latency()["p50"]
+    return (f"INT8 vs FP32 on {data} val ({count} images), ONNX Runtime, {threads} thread(s): "
+            f"mIoU {100 * int8.miou:.2f}% vs {100 * fp32.miou:.2f}% ({100 * (int8.miou - fp32.miou):+.2f} points), "
+            f"p50 {int8_ms:.2f} vs {fp32_ms:.2f} ms ({fp32_ms / int8_ms:.2f}x faster)")

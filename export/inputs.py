@@ -49,10 +49,16 @@ def random_images(count: int, size: Size, channels: int, seed: int = 0) -> list[
 
 def dataset_images(root: str | Path, size: Size, spec: ModelSpec, count: int,
                    split: str | None = None) -> list[np.ndarray]:
-    """Up to `count` images of a dataset (evenly spread over it), resized like the runtime resizes
-    (INTER_AREA when shrinking, else INTER_LINEAR), as BGR (or grayscale) uint8 H x W x C."""
+    """Up to `count` images of a dataset, or of a plain folder of images (calibration needs no labels),
+    evenly spread over it, resized like the runtime resizes (INTER_AREA when shrinking, else INTER_LINEAR),
+    as BGR (or grayscale) uint8 H x W x C."""
     from segnet.data import open_dataset
+    from segnet.data.imageio import IMAGE_EXTENSIONS, read_image
 
+    files = sorted(p for p in Path(root).glob("*") if p.suffix.lower() in IMAGE_EXTENSIONS) if split is None else []
+    if files:  # a folder of images, not a dataset layout
+        picks = np.linspace(0, len(files) - 1, num=min(count, len(files))).round().astype(int)
+        return [to_model_image(read_image(files[i], spec.in_channels), size, spec.in_channels) for i in picks]
     dataset = open_split(root, split, open_dataset)
     if len(dataset) == 0:
         raise DataError(f"{root}: the dataset has no images")

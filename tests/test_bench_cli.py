@@ -45,20 +45,47 @@ def test_onnx_model_rows_files_and_reasons(tiny_onnx, tmp_path, capsys):
     assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG" and (out / "table.md").is_file()
 
 
-def test_siblings_are_used_and_miou_measured_on_data(tiny_onnx, tmp_path):
-    """A model.fp16.onnx beside model.onnx is benchmarked as is; --data adds mIoU to each row."""
-    cv2 = pytest.importorskip("cv2")
-    build_tiny_onnx(tiny_onnx.with_name("model.fp16.onnx"), tiny_spec(num_classes=4, input_size=(32, 48)),
-                    outputs=("labels",), embed_preprocess=True, seed=3)
-    data = tmp_path / "data"
+def tiny_dataset(cv2, data, splits):
+    """A 4-class folder dataset of random 40x60 images and masks, 3 per split."""
     rng = np.random.default_rng(0)
-    for split in ("val",):
+    for split in splits:
         (data / split / "images").mkdir(parents=True)
         (data / split / "masks").mkdir(parents=True)
         for i in range(3):
             cv2.imwrite(str(data / split / "images" / f"{i}.png"), rng.integers(0, 256, (40, 60, 3), np.uint8))
             cv2.imwrite(str(data / split / "masks" / f"{i}.png"), rng.integers(0, 4, (40, 60), np.uint8))
     (data / "classes.json").write_text(json.dumps({"names": ["a", "b", "c", "d"]}))
+    return data
+
+
+def test_an_int8_sibling_of_the_other_flavour_is_not_benchmarked_as_this_one(tiny_onnx, tmp_path, capsys):
+    """`segnet export --int8` writes the TensorRT flavour as model.int8.onnx; the onnx-int8 row is the CPU one."""
+    cv2 = pytest.importorskip("cv2")
+    from segnet.export.quantize import quantize_int8
+
+    from segnet.spec import read_sidecar
+
+    data = tiny_dataset(cv2, tmp_path / "data", ("train", "val"))
+    quantize_int8(tiny_onnx, None, data, num_images=2, target="tensorrt")
+    out = tmp_path / "bench"
+    assert main(["bench", str(tiny_onnx), "--formats", "onnx,onnx-int8", "--calib", str(data), "--out", str(out),
+                 *FAST]) == 0
+    assert "model.int8.onnx is the tensorrt INT8 flavour, not onnx-int8's" in capsys.readouterr().err
+    assert read_sidecar(out / "model.int8.onnx")[1].details["int8"]["flavour"] == "cpu"
+    assert read_rows(out)["onnx-int8"]["status"] == "ok"
+    # and the TensorRT-flavour row uses that file as it is (no --calib: quantizing would be skipped)
+    assert main(["bench", str(tiny_onnx), "--formats", "onnx-int8-trt", "--out", str(tmp_path / "trt"), *FAST]) == 0
+    row = json.loads((tmp_path / "trt" / "results.json").read_text())["formats"][0]
+    assert row["status"] == "ok"
+    assert row["size_mb"] == pytest.approx(tiny_onnx.with_name("model.int8.onnx").stat().st_size / 1e6)
+
+
+def test_siblings_are_used_and_miou_measured_on_data(tiny_onnx, tmp_path):
+    """A model.fp16.onnx beside model.onnx is benchmarked as is; --data adds mIoU to each row."""
+    cv2 = pytest.importorskip("cv2")
+    build_tiny_onnx(tiny_onnx.with_name("model.fp16.onnx"), tiny_spec(num_classes=4, input_size=(32, 48)),
+                    outputs=("labels",), embed_preprocess=True, seed=3)
+    data = tiny_dataset(cv2, tmp_path / "data", ("val",))
     out = tmp_path / "bench"
     code = main(["bench", str(tiny_onnx), "--formats", "onnx,onnx-fp16", "--data", str(data), "--out", str(out),
                  *FAST])

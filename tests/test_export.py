@@ -4,6 +4,7 @@ metadata round trip, FP16 variant and the CLI's errors. Tiny models (width 0.125
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import onnx
@@ -250,11 +251,21 @@ def test_cli_exports_beside_the_checkpoint(checkpoint, capsys):
     assert sidecar["artifacts"]["tiny.onnx"]["details"]["source"] == str(checkpoint)
 
 
-def test_cli_int8_variant_with_its_options(checkpoint, camvid_root, tmp_path, capsys):
+def test_cli_int8_variant_with_its_options(camvid_root, tmp_path, capsys):
+    model, spec = make(num_classes=11)
+    checkpoint = save_checkpoint(tmp_path / "camvid.pt", spec=spec, model=model, epoch=1)
     out = tmp_path / "m.onnx"
     assert main(["export", str(checkpoint), "-o", str(out), "--int8", "--calib", str(camvid_root),
-                 "--calib-images", "2", "--calib-method", "percentile", "--switch-inputs", "int8"]) == 0
-    assert f"wrote {tmp_path / 'm.int8.onnx'}" in capsys.readouterr().out
+                 "--calib-images", "2", "--calib-method", "percentile", "--switch-inputs", "int8",
+                 "--eval-images", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'm.int8.onnx'}" in printed
+    report = re.search(r"INT8 vs FP32 on .* val \(3 images\), ONNX Runtime, 1 thread\(s\): mIoU ([\d.]+)% vs "
+                       r"([\d.]+)% \(([-+][\d.]+) points\), p50 ([\d.]+) vs ([\d.]+) ms \(([\d.]+)x faster\)", printed)
+    assert report, printed
+    int8_miou, fp32_miou, drop, int8_ms, fp32_ms, ratio = (float(v) for v in report.groups())
+    assert drop == pytest.approx(int8_miou - fp32_miou, abs=0.011)
+    assert ratio == pytest.approx(fp32_ms / int8_ms, rel=0.02)
     int8 = json.loads((tmp_path / "m.json").read_text())["artifacts"]["m.int8.onnx"]
     assert int8["precision"] == "int8"
     assert {k: int8["details"]["int8"][k] for k in ("flavour", "calibration_method", "calibration_images",
@@ -273,6 +284,19 @@ def test_cli_reports_bad_options_in_one_line(checkpoint, capsys, args, message, 
     err = capsys.readouterr().err
     assert code != 0
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_int8_report_is_skipped_for_a_dataset_without_val(checkpoint, tmp_path, capsys):
+    cv2 = pytest.importorskip("cv2")
+    images = tmp_path / "frames"
+    images.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(images / f"{i}.png"), np.full((40, 60, 3), 60 * i, np.uint8))
+    assert main(["export", str(checkpoint), "-o", str(tmp_path / "m.onnx"), "--int8", "--calib", str(images)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'm.int8.onnx'}" in printed
+    assert re.search(r"INT8 vs FP32 not measured: .*frames", printed), printed
+    assert read_sidecar(tmp_path / "m.int8.onnx")[1].details["int8"]["calibration_images"] == 2
 
 
 def test_cli_rejects_a_file_that_is_not_a_checkpoint(tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segnet.cli.argtypes import positive_int
+from segnet.cli.argtypes import non_negative_int, positive_int
 from segnet.errors import SegnetError
 from segnet.export.engine_options import add_build_arguments
 
@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="activation range calibration (default: the method chosen by measurement)")
     quant.add_argument("--quantize-all", action="store_true",
                        help="also quantize the first conv and the classifier (kept FP32 by default)")
+    quant.add_argument("--eval-images", type=non_negative_int, default=50, metavar="N",
+                       help="then report FP32 vs INT8 mIoU on the first N images of the --calib dataset's val "
+                            "split and their speed under ONNX Runtime on this CPU (default 50; 0 skips)")
     quant.add_argument("--switch-inputs", choices=("fp32", "int8"), default=None,
                        help="values the max-pool switches decide on: fp32 (exact; default for --target tensorrt) "
                             "or int8 (ONNX Runtime's faster QLinearConv, rounding may move switches; default "
@@ -126,7 +129,19 @@ def _int8(args: argparse.Namespace, onnx_path: Path, target: str) -> Path:
     out = quantize.quantize_int8(onnx_path, onnx_export.variant_path(onnx_path, "int8"), args.calib,
                                  target="tensorrt" if target == "tensorrt" else "cpu", log=print, **options)
     print(f"wrote {out}")
+    if args.eval_images > 0:
+        _int8_report(onnx_path, out, args.calib, args.eval_images)
     return out
+
+
+def _int8_report(fp32: Path, int8: Path, data: Path, images: int) -> None:
+    """Print FP32 vs INT8 mIoU and speed; a dataset without a labelled val split only skips the report."""
+    from segnet.benchmarks.suite import int8_versus_fp32
+
+    try:
+        print(int8_versus_fp32(fp32, int8, data, images))
+    except SegnetError as exc:
+        print(f"INT8 vs FP32 not measured: {exc}")
 
 
 def _engine(args: argparse.Namespace, onnx_path: Path) -> None:
