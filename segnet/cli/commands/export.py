@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="also quantize the first conv and the classifier (kept FP32 by default)")
     quant.add_argument("--eval-images", type=non_negative_int, default=50, metavar="N",
                        help="then report FP32 vs INT8 mIoU on the first N images of the --calib dataset's val "
-                            "split and their speed under ONNX Runtime on this CPU (default 50; 0 skips)")
+                            "split and their speed under ONNX Runtime on this CPU (default 50; 0 skips; "
+                            "--format onnx only)")
     quant.add_argument("--switch-inputs", choices=("fp32", "int8"), default=None,
                        help="values the max-pool switches decide on: fp32 (exact; default for --target tensorrt) "
                             "or int8 (ONNX Runtime's faster QLinearConv, rounding may move switches; default "
@@ -129,7 +130,7 @@ def _int8(args: argparse.Namespace, onnx_path: Path, target: str) -> Path:
     out = quantize.quantize_int8(onnx_path, onnx_export.variant_path(onnx_path, "int8"), args.calib,
                                  target="tensorrt" if target == "tensorrt" else "cpu", log=print, **options)
     print(f"wrote {out}")
-    if args.eval_images > 0:
+    if args.eval_images > 0 and args.format == "onnx":  # an engine is checked by `--verify` on the device
         _int8_report(onnx_path, out, args.calib, args.eval_images)
     return out
 
