@@ -113,6 +113,40 @@ def plan_precision(options: BuildOptions, has_qdq: bool) -> PrecisionPlan:
     return PrecisionPlan(network_flags, builder_flags, convert_fp16)
 
 
+def pin_switch_layers(network: trt.INetworkDefinition, plan: PrecisionPlan) -> list[str]:
+    """In a weakly typed FP16 build, keep the layers that compute max-pool switches in FP32 and return their
+    names. TensorRT picks each layer's precision by speed there, so the Max of a window could run in FP16
+    while its Equal compares FP32 phases with that rounded maximum: no phase matches and the decoder loses
+    its values. Pinned are every comparison (an ElementWise layer with a BOOL output) and the Slice and
+    ElementWise layers feeding it, up to the activation being pooled; all of them then see one rounding."""
+    if "STRONGLY_TYPED" in plan.network_flags or "FP16" not in plan.builder_flags:
+        return []
+    boolean = trt.DataType.BOOL
+    layers = [network.get_layer(i) for i in range(network.num_layers)]
+    producers = {layer.get_output(j).name: layer for layer in layers for j in range(layer.num_outputs)}
+
+    def numeric(layer: trt.ILayer) -> bool:
+        return layer.type in (trt.LayerType.SLICE, trt.LayerType.ELEMENTWISE) and all(
+            layer.get_output(j).dtype != boolean for j in range(layer.num_outputs))
+
+    stack = [layer for layer in layers if layer.type == trt.LayerType.ELEMENTWISE and not numeric(layer)
+             and any(layer.get_input(k).dtype != boolean for k in range(layer.num_inputs))]
+    pinned: dict[str, trt.ILayer] = {}
+    while stack:
+        layer = stack.pop()
+        if layer.name in pinned:
+            continue
+        pinned[layer.name] = layer
+        feeding = (producers.get(layer.get_input(k).name) for k in range(layer.num_inputs))
+        stack.extend(p for p in feeding if p is not None and numeric(p))
+    for layer in pinned.values():
+        layer.precision = trt.DataType.FLOAT
+        for j in range(layer.num_outputs):
+            if layer.get_output(j).dtype != boolean:
+                layer.set_output_type(j, trt.DataType.FLOAT)
+    return sorted(pinned)
+
+
 def network_flag_bits(names: list[str]) -> int:
     """OR of `1 << int(flag)` for the named NetworkDefinitionCreationFlag members (values differ per version)."""
     bits = 0
@@ -294,7 +328,12 @@ def _build(logger: Any, onnx_path: Path, engine_path: Path, options: BuildOption
             errors = [describe_parser_error(parser.get_error(i), facts.node_names) for i in range(parser.num_errors)]
             raise SegnetError(f"{onnx_path}: TensorRT {trt_utils.version()} cannot parse it: "
                               f"{'; '.join(errors) or logger.tail()}. Run `segnet check {onnx_path}` for fixes")
+    pinned = pin_switch_layers(network, plan)
     config, batch = configure(builder, network, options, plan, log)
+    if pinned:
+        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+        log(f"keeping the {len(pinned)} layers of the max-pool switches in FP32 (TensorRT would pick each "
+            "layer's precision, and a switch compared with a differently rounded maximum matches nothing)")
     log(f"building {engine_path.name} with TensorRT {trt_utils.version()} ({options.precision}); "
         "this takes a while")
     serialized = builder.build_serialized_network(network, config)
@@ -306,6 +345,7 @@ def _build(logger: Any, onnx_path: Path, engine_path: Path, options: BuildOption
         atomic.write_bytes(options.timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
     if facts.spec is not None:
         artifact = engine_artifact(engine_path, network, facts, options, plan, batch, onnx_path)
+        artifact.details["fp32_switch_layers"] = len(pinned)
         write_sidecar(engine_path, facts.spec, artifact)
     else:
         log(f"note: {onnx_path} carries no segnet spec: no sidecar JSON written for {engine_path.name}")

@@ -8,7 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
-from fakes import Script, Tensor, install, tiny_onnx
+from fakes import Layer, Script, Tensor, install, tiny_onnx
 from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
 
@@ -199,3 +199,42 @@ def test_fake_rejects_api_the_stubs_lack(monkeypatch):
         builder.create_network(flags=0, strongly_typed=True)
     with pytest.raises(AttributeError, match="cannot be set"):
         builder.create_builder_config().max_workspace_size = 1 << 20  # removed in TensorRT 10
+
+
+def switch_network() -> list[Layer]:
+    """One max-pool switch as the ONNX parser lays it out: ReLU -> 4 phase Slices -> Max tree -> Equal per phase
+    -> boolean tie-break; the pooled maximum feeds the next conv, the switch (cast) the unpooling Mul."""
+    phases = [Layer(f"phase{k}", "SLICE", ["relu"], [(f"p{k}", "FLOAT")]) for k in range(4)]
+    equals = [Layer(f"eq{k}", "ELEMENTWISE", [f"p{k}", "max"], [(f"e{k}", "BOOL")]) for k in range(4)]
+    return [Layer("relu", "ACTIVATION", ["conv"], [("relu", "FLOAT")]), *phases,
+            Layer("max01", "ELEMENTWISE", ["p0", "p1"], [("m01", "FLOAT")]),
+            Layer("max23", "ELEMENTWISE", ["p2", "p3"], [("m23", "FLOAT")]),
+            Layer("max", "ELEMENTWISE", ["m01", "m23"], [("max", "FLOAT")]), *equals,
+            Layer("first", "ELEMENTWISE", ["e0", "e1"], [("first", "BOOL")]),
+            Layer("cast", "IDENTITY", ["first"], [("switch", "FLOAT")]),
+            Layer("next_conv", "CONVOLUTION", ["max"], [("next", "FLOAT")]),
+            Layer("unpool", "ELEMENTWISE", ["next", "switch"], [("unpooled", "FLOAT")])]
+
+
+@pytest.mark.parametrize(("version", "options", "qdq", "pinned"), [
+    ("8.6", {"fp16": True}, False, True),
+    ("10.13", {"fp16": True}, False, True),
+    ("10.3", {"int8": True, "fp16": True}, True, True),
+    ("10.3", {"int8": True}, True, False),  # strongly typed: the graph's types are kept as they are
+    ("8.6", {}, False, False),  # FP32: nothing to pin
+    ("11", {"fp16": True}, False, False),  # 11.x: an FP16 ONNX, strongly typed
+])
+def test_switch_layers_stay_fp32_in_weakly_typed_fp16_builds(monkeypatch, tmp_path, version, options, qdq, pinned):
+    trt, _ = install(monkeypatch, version, Script(layers=switch_network()))
+    monkeypatch.setitem(sys.modules, "segnet.export.fp16", types.SimpleNamespace(
+        convert_fp16=lambda onnx_in, onnx_out: Path(onnx_out).write_bytes(Path(onnx_in).read_bytes())))
+    model = tiny_onnx(tmp_path / "model.onnx", qdq=qdq)
+    engine = build_engine(model, tmp_path / "model.engine", BuildOptions(**options), log=lambda m: None)
+    fp32 = {layer.name for layer in trt.layers_made if vars(layer).get("precision") == trt.module.DataType.FLOAT}
+    expected = {"phase0", "phase1", "phase2", "phase3", "max01", "max23", "max", "eq0", "eq1", "eq2", "eq3"}
+    assert fp32 == (expected if pinned else set())
+    # the float outputs among them are pinned too (7: the phases and the maxima), never the boolean ones
+    outputs = trt.called("ILayer.set_output_type")
+    assert len(outputs) == (7 if pinned else 0) and all(dtype == trt.module.DataType.FLOAT for _, dtype in outputs)
+    assert ("PREFER_PRECISION_CONSTRAINTS" in _builder_flags(trt)) == pinned
+    assert read_sidecar(engine)[1].details["fp32_switch_layers"] == (len(expected) if pinned else 0)

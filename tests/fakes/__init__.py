@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from .fake_cudart import FakeCudart
-from .fake_tensorrt import VARIANTS, FakeTensorRT, Script, Tensor
+from .fake_tensorrt import VARIANTS, FakeTensorRT, Layer, Script, Tensor
 
-__all__ = ["VARIANTS", "FakeCudart", "FakeTensorRT", "Script", "Tensor", "install", "tiny_onnx"]
+__all__ = ["VARIANTS", "FakeCudart", "FakeTensorRT", "Layer", "Script", "Tensor", "install", "tiny_onnx"]
 
 
 def install(monkeypatch: Any, version: str = "10.13", script: Script | None = None,

@@ -64,6 +64,16 @@ class Tensor:
     profile: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
 
 
+@dataclass
+class Layer:
+    """A scripted network layer: its LayerType member name, input tensor names, output (name, DataType name)."""
+
+    name: str
+    type: str
+    inputs: list[str]
+    outputs: list[tuple[str, str]]
+
+
 def _double(inputs: dict[str, np.ndarray], outputs: dict[str, tuple[tuple[int, ...], np.dtype]]) -> dict[str, np.ndarray]:
     """Default compute: every output is 2 * the first input, cast and cropped/broadcast to the output shape."""
     first = next(iter(inputs.values())).astype(np.float64) * 2
@@ -76,6 +86,7 @@ class Script:
 
     inputs: list[Tensor] = field(default_factory=lambda: [Tensor("input", (1, 3, 4, 6))])
     outputs: list[Tensor] = field(default_factory=lambda: [Tensor("logits", (1, 3, 4, 6))])
+    layers: list[Layer] = field(default_factory=list)  # the parsed network's layers (none by default)
     parse_errors: list[dict[str, Any]] = field(default_factory=list)  # desc, node, node_name, node_operator
     builder_fails: bool = False  # no GPU: Builder() logs a CUDA error and pybind raises
     build_fails: bool = False
@@ -216,6 +227,28 @@ class INetworkDefinition:
     def get_output(self, index: int) -> Any:
         return self._outputs[index]
 
+    @property
+    def num_layers(self) -> int:
+        return len(self._layers)
+
+    def get_layer(self, index: int) -> Any:
+        return self._layers[index]
+
+
+class ILayer:
+    # the same tensor accessors as the network's (behaviour members must be in the class's own namespace)
+    num_inputs = INetworkDefinition.num_inputs
+    num_outputs = INetworkDefinition.num_outputs
+    get_input = INetworkDefinition.get_input
+    get_output = INetworkDefinition.get_output
+
+    @property
+    def type(self) -> Any:
+        return self._type
+
+    def set_output_type(self, index: int, dtype: Any) -> None:
+        self._outputs[index]  # IndexError like pybind for a bad index
+
 
 class OnnxParser:
     def __init__(self, network: Any, logger: Any) -> None:
@@ -231,6 +264,7 @@ class OnnxParser:
             return False
         self._network._inputs = [fake.tensor(t) for t in fake.script.inputs]
         self._network._outputs = [fake.tensor(t) for t in fake.script.outputs]
+        self._network._layers = [fake.layer(spec) for spec in fake.script.layers]
         return True
 
     @property
@@ -407,9 +441,9 @@ class IExecutionContext:
         return True
 
 
-_BEHAVIOUR = {cls.__name__: cls for cls in (Dims, Builder, INetworkDefinition, OnnxParser, ParserError, IBuilderConfig,
-                                            IOptimizationProfile, ITimingCache, IHostMemory, Runtime, ICudaEngine,
-                                            IExecutionContext)}
+_BEHAVIOUR = {cls.__name__: cls for cls in (Dims, Builder, INetworkDefinition, ILayer, OnnxParser, ParserError,
+                                            IBuilderConfig, IOptimizationProfile, ITimingCache, IHostMemory, Runtime,
+                                            ICudaEngine, IExecutionContext)}
 
 
 def _binds(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -429,6 +463,7 @@ class FakeTensorRT:
         self.script = script or Script()
         self.cudart = cudart
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.layers_made: list[Any] = []  # ILayer objects handed to the code under test
         classes, functions, _ = load_stubs()
         module = ModuleType("tensorrt")
         module.__version__ = self.version  # type: ignore[attr-defined]
@@ -540,6 +575,19 @@ class FakeTensorRT:
         obj = self.new("ITensor")
         for key, value in (("name", spec.name), ("shape", self.dims(spec.shape)), ("dtype", getattr(self.module.DataType, spec.dtype))):
             object.__setattr__(obj, key, value)
+        return obj
+
+    def layer(self, spec: Layer) -> Any:
+        """An ILayer whose tensors are shared by name with the other scripted layers."""
+        tensors = self._layer_tensors = getattr(self, "_layer_tensors", {})
+        for name, dtype in spec.outputs:
+            tensors[name] = self.tensor(Tensor(name, (1,), dtype))
+        for name in spec.inputs:
+            tensors.setdefault(name, self.tensor(Tensor(name, (1,))))
+        obj = self.new("ILayer", _type=getattr(self.module.LayerType, spec.type),
+                       _inputs=[tensors[n] for n in spec.inputs], _outputs=[tensors[n] for n, _ in spec.outputs])
+        object.__setattr__(obj, "name", spec.name)
+        self.layers_made.append(obj)
         return obj
 
     def dims(self, shape: tuple[int, ...]) -> Any:
