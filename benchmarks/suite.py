@@ -343,12 +343,12 @@ def int8_versus_fp32(fp32_onnx: Path, int8_onnx: Path, data: Path, images: int, 
     import tempfile
 
     from segnet.data import open_dataset
-
-    fmt = {"tensorrt": "onnx-int8-trt", "cpu": "onnx-int8"}.get(int8_flavour(int8_onnx) or "")
-    if fmt is None or _sibling(fp32_onnx.parent, fp32_onnx.name.split(".")[0], fmt, lambda _: None) != int8_onnx:
-        raise SegnetError(f"{int8_onnx}: not an INT8 variant of {fp32_onnx.name} made by segnet export")
     from segnet.spec import read_sidecar
 
+    fmt = {flavour: name for name, flavour in INT8_FLAVOURS.items()}.get(int8_flavour(int8_onnx) or "")
+    sibling = _sibling(fp32_onnx.parent, fp32_onnx.name.split(".")[0], fmt, lambda _: None) if fmt else None
+    if sibling is None or sibling.resolve() != int8_onnx.resolve():
+        raise SegnetError(f"{int8_onnx}: not an INT8 variant of {fp32_onnx.name} made by segnet export")
     dataset = open_dataset(data, "val")  # no labelled val split, or other classes: say so before timing
     spec = read_sidecar(fp32_onnx)[0]  # type: ignore[index]
     if dataset.num_classes != spec.num_classes:
@@ -362,7 +362,7 @@ def int8_versus_fp32(fp32_onnx: Path, int8_onnx: Path, data: Path, images: int, 
     fp32, int8 = run.by_name("onnx"), run.by_name(fmt)
     for result in (fp32, int8):
         if not result.ok or result.miou is None:
-            raise SegnetError(f"{result.name}: {result.status_text or 'mIoU not measured'}")
+            raise SegnetError(f"{result.name}: {result.status_text}")
     fp32_ms, int8_ms = fp32.latency()["p50"], int8.latency()["p50"]
     return (f"INT8 vs FP32 on {data} val ({count} images), ONNX Runtime, {threads} thread(s): "
             f"mIoU {100 * int8.miou:.2f}% vs {100 * fp32.miou:.2f}% ({100 * (int8.miou - fp32.miou):+.2f} points), "

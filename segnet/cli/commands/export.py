@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the check against PyTorch's own ScatterND export (a second export: halves the time)")
     quant = parser.add_argument_group("INT8 (with --int8)")
     quant.add_argument("--calib", type=Path, default=None, metavar="DATA",
-                       help="dataset whose images calibrate INT8 (its train split, else val/test)")
+                       help="dataset (its train split, else val/test) or folder of images that calibrates INT8")
     quant.add_argument("--calib-images", type=positive_int, default=None, metavar="N",
                        help="calibration images (default 100)")
     quant.add_argument("--calib-method", choices=("minmax", "percentile", "entropy"), default=None,
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from segnet.export import onnx_export
 
     if args.int8 and args.calib is None:
-        raise SegnetError("--int8 needs calibration images: add --calib DATA (a dataset folder)")
+        raise SegnetError("--int8 needs calibration images: add --calib DATA (a dataset or a folder of images)")
     if args.calib is not None and not args.int8:
         raise SegnetError("--calib only applies with --int8")
     target = "tensorrt" if args.format == "engine" else args.target
