@@ -293,7 +293,12 @@ class _Linter:
         return default
 
     def _is_constant(self, name: str) -> bool:
-        return name in self.constants
+        """An initializer/Constant, or one passed through Q/DQ (TensorRT's form of quantized weights)."""
+        if name in self.constants:
+            return True
+        producer = self.producers.get(name)
+        return (producer is not None and producer.op_type in ("QuantizeLinear", "DequantizeLinear")
+                and self._is_constant(producer.input[0]))
 
     def _const_array(self, name: str) -> Any:
         return self.onnx.numpy_helper.to_array(self.constants[name]) if name in self.constants else None
