@@ -235,13 +235,13 @@ class Pipeline:
         return self.stats
 
     def _report_status(self) -> None:
-        snapshot = self.stats.snapshot()
+        snapshot = self.stats.snapshot(advance=True)  # one per interval: HUD, sinks and status line share it
         self.hud_text = [f"end-to-end {snapshot['recent_fps']:.1f} FPS  network {snapshot['network_fps']:.1f} FPS",
                          f"latency p50 {snapshot['latency_p50_ms']:.0f} ms  p99 {snapshot['latency_p99_ms']:.0f} ms"]
         for sink in self.sinks:
             sink.update_stats(snapshot)
         if self.status_stream is not None:
-            line = self.stats.status_line()
+            line = self.stats.status_line(snapshot)
             tty = self.status_stream.isatty()
             self.status_stream.write(("\r" + line) if tty else line + "\n")
             self.status_stream.flush()

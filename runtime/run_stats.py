@@ -107,18 +107,28 @@ class RunStats:
         with self.lock:
             return {name: stats.summary() for name, stats in self.stages.items()}
 
-    def snapshot(self) -> dict[str, Any]:
-        """The headline numbers (for the status line, the HUD and the live view)."""
+    def snapshot(self, advance: bool = False) -> dict[str, Any]:
+        """The headline numbers (for the status line, the HUD and the live view).
+
+        `recent_fps` is the end-to-end rate since the last advancing snapshot (the run's start before the
+        first). Only the status reporter passes advance=True, once per status interval, and hands that one
+        snapshot to the HUD, the sinks and `status_line`; every other reader (to_dict, table, a final
+        report) leaves the window alone, so reading the stats never shortens it."""
         summaries = self.summaries()
-        now = time.perf_counter()
-        last_time, last_out = self._tick
-        recent = (self.frames_out - last_out) / (now - last_time) if now > last_time else float("nan")
-        self._tick = (now, self.frames_out)
-        wall = self.wall_seconds
+        with self.lock:
+            now = time.perf_counter()
+            last_time, last_out = self._tick
+            last_time = max(last_time, self.start)  # the pipeline restarts the clock when it starts its threads
+            frames_in, frames_out = self.frames_in, self.frames_out
+            dropped, skipped, reconnects = self.dropped, self.skipped, self.reconnects
+            if advance:
+                self._tick = (now, frames_out)
+        recent = (frames_out - last_out) / (now - last_time) if now > last_time else float("nan")
+        wall = (self.end or now) - self.start
         return {
-            "frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.dropped,
-            "skipped": self.skipped, "reconnects": self.reconnects, "wall_s": round(wall, 3),
-            "end_to_end_fps": self.frames_out / wall if wall > 0 else float("nan"),
+            "frames_in": frames_in, "frames_out": frames_out, "dropped": dropped,
+            "skipped": skipped, "reconnects": reconnects, "wall_s": round(wall, 3),
+            "end_to_end_fps": frames_out / wall if wall > 0 else float("nan"),
             "recent_fps": recent,
             "network_fps": _fps(summaries["inference"]["mean"]),
             "inference_p50_ms": summaries["inference"]["p50"],
@@ -126,8 +136,10 @@ class RunStats:
             "latency_p99_ms": summaries["end_to_end"]["p99"],
         }
 
-    def status_line(self) -> str:
-        s = self.snapshot()
+    def status_line(self, snapshot: dict[str, Any] | None = None) -> str:
+        """One line of live status from `snapshot` (the one the reporter just took for the HUD and the sinks);
+        without one it takes an advancing snapshot itself, as the only reporter."""
+        s = snapshot if snapshot is not None else self.snapshot(advance=True)
         return (f"frames {s['frames_out']:>6} | end-to-end {s['recent_fps']:6.1f} FPS | network "
                 f"{s['network_fps']:6.1f} FPS | latency p50 {s['latency_p50_ms']:6.1f} p99 "
                 f"{s['latency_p99_ms']:6.1f} ms | dropped {s['dropped']} | skipped {s['skipped']}")
