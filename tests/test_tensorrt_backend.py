@@ -9,6 +9,7 @@ import pytest
 from fakes import Script, Tensor, install, tiny_onnx
 from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
+from segnet.runtime.backends.base import Pending
 from segnet.runtime.backends.tensorrt import TensorRTBackend
 from segnet.runtime.cuda_utils import CudaError
 
@@ -175,3 +176,206 @@ def test_missing_engine_file(monkeypatch, tmp_path):
     install(monkeypatch)
     with pytest.raises(SegnetError, match="engine file not found"):
         TensorRTBackend(tmp_path / "none.engine").activate()
+
+
+# -- streaming buffers: allocate(), infer(feed, outputs), CUDA graphs cached by tensor addresses --------------
+def _since(cudart, start: int, name: str) -> list[tuple]:
+    return [args for call, args in cudart.calls[start:] if call == name]
+
+
+def _copies(cudart, start: int, kind: str) -> list[tuple]:
+    """cudaMemcpyAsync calls since `start` of one kind ("h2d" or "d2h"): (dst, src, count, kind, stream)."""
+    kinds = cudart.cudaMemcpyKind
+    wanted = kinds.cudaMemcpyHostToDevice if kind == "h2d" else kinds.cudaMemcpyDeviceToHost
+    return [args for args in _since(cudart, start, "cudaMemcpyAsync") if args[3] == wanted]
+
+
+def _bound(trt, name: str) -> int:
+    """The address the last set_tensor_address gave tensor `name`."""
+    return int([args for args in trt.called("IExecutionContext.set_tensor_address") if args[0] == name][-1][1])
+
+
+def _own(backend, slot: int, name: str) -> np.ndarray:
+    """The bytes of buffer set `slot`'s own pinned buffer for `name` (white box: did anything copy into it?)."""
+    pinned = backend._sets[slot].host[name]
+    return pinned.array((pinned.nbytes,), np.uint8)
+
+
+def test_allocate_needs_an_active_backend(monkeypatch, tmp_path):
+    engine, _, _ = _engine(monkeypatch, tmp_path)
+    backend = TensorRTBackend(engine)
+    assert backend.max_in_flight == 2
+    with pytest.raises(SegnetError, match=r"allocate.*call activate\(\)"):
+        backend.allocate((1, 3, 4, 6), np.float32)
+
+
+def test_allocated_input_on_zero_copy_is_bound_in_place(monkeypatch, tmp_path):
+    engine, trt, cudart = _engine(monkeypatch, tmp_path, integrated=True)
+    with TensorRTBackend(engine) as backend:
+        frame = backend.allocate((1, 3, 4, 6), np.float32)
+        assert cudart.allocations[frame.ctypes.data].kind == "mapped"
+        frame[...] = _frame(3)
+        start = len(cudart.calls)
+        out = backend.infer({"input": frame})
+        np.testing.assert_allclose(out["logits"], 2 * _frame(3), rtol=1e-6)
+        assert _bound(trt, "input") == frame.ctypes.data  # the GPU reads the caller's mapped memory
+        assert "cudaMemcpyAsync" not in cudart.names()
+        assert not _own(backend, 0, "input").any(), "no host copy into the set's own buffer"
+        # a view inside a larger allocation (a ring of capture buffers) is recognised too
+        ring = backend.allocate((2, 1, 3, 4, 6), np.float32)
+        ring[1] = _frame(4)
+        np.testing.assert_allclose(backend.infer({"input": ring[1]})["logits"], 2 * _frame(4), rtol=1e-6)
+        assert _bound(trt, "input") == ring.ctypes.data + ring[0].nbytes
+        assert not _own(backend, 1, "input").any()
+        assert not _since(cudart, start, "cudaMemcpyAsync")
+
+
+def test_allocated_input_on_discrete_gpu_is_copied_once_from_its_pinned_memory(monkeypatch, tmp_path):
+    engine, trt, cudart = _engine(monkeypatch, tmp_path)
+    with TensorRTBackend(engine) as backend:
+        frame = backend.allocate((1, 3, 4, 6), np.float32)
+        assert cudart.allocations[frame.ctypes.data].kind == "pinned"
+        frame[...] = _frame(5)
+        start = len(cudart.calls)
+        out = backend.infer({"input": frame})
+        np.testing.assert_allclose(out["logits"], 2 * _frame(5), rtol=1e-6)
+        h2d = _copies(cudart, start, "h2d")
+        assert len(h2d) == 1 and int(h2d[0][1]) == frame.ctypes.data and h2d[0][2] == frame.nbytes
+        assert int(h2d[0][0]) == _bound(trt, "input") == backend._sets[0].device["input"].ptr
+        assert not _own(backend, 0, "input").any(), "no host copy into the set's own pinned buffer"
+        # a plain array still goes through the set's pinned buffer
+        start = len(cudart.calls)
+        backend.infer({"input": _frame(6)})
+        assert int(_copies(cudart, start, "h2d")[0][1]) == backend._sets[1].host["input"].host_ptr
+
+
+def test_outputs_into_allocated_arrays_on_zero_copy_need_no_copy(monkeypatch, tmp_path):
+    engine, trt, cudart = _engine(monkeypatch, tmp_path, integrated=True)
+    with TensorRTBackend(engine) as backend:
+        out = backend.allocate((1, 3, 4, 6), np.float32)
+        result = backend.infer({"input": _frame(7)}, {"logits": out})
+        assert result["logits"] is out
+        np.testing.assert_allclose(out, 2 * _frame(7), rtol=1e-6)  # the engine wrote straight into it
+        assert _bound(trt, "logits") == out.ctypes.data
+        assert not _own(backend, 0, "logits").any()
+        assert "cudaMemcpyAsync" not in cudart.names()
+
+
+def test_outputs_into_allocated_arrays_on_discrete_gpu_are_copied_straight_into_them(monkeypatch, tmp_path):
+    engine, trt, cudart = _engine(monkeypatch, tmp_path)
+    with TensorRTBackend(engine) as backend:
+        frame, out = backend.allocate((1, 3, 4, 6), np.float32), backend.allocate((1, 3, 4, 6), np.float32)
+        frame[...] = _frame(8)
+        start = len(cudart.calls)
+        result = backend.infer({"input": frame}, {"logits": out})
+        assert result["logits"] is out
+        np.testing.assert_allclose(out, 2 * _frame(8), rtol=1e-6)
+        d2h = _copies(cudart, start, "d2h")
+        assert len(d2h) == 1 and int(d2h[0][0]) == out.ctypes.data and d2h[0][2] == out.nbytes
+        assert int(d2h[0][1]) == _bound(trt, "logits") == backend._sets[0].device["logits"].ptr
+        assert not _own(backend, 0, "logits").any()
+        assert set(backend.last_timing) == {"h2d", "compute", "d2h"}
+
+
+@pytest.mark.parametrize("integrated", [False, True])
+def test_outputs_into_plain_arrays_are_filled_and_returned(monkeypatch, tmp_path, integrated):
+    engine, _, _ = _engine(monkeypatch, tmp_path, integrated=integrated)
+    with TensorRTBackend(engine) as backend:
+        out = np.full((1, 3, 4, 6), np.nan, np.float32)
+        result = backend.infer({"input": _frame(9)}, {"logits": out})
+        assert result["logits"] is out
+        np.testing.assert_allclose(out, 2 * _frame(9), rtol=1e-6)
+        fresh = backend.infer({"input": _frame(10)})["logits"]  # without outputs: a copy, as before
+        assert fresh is not out and not np.shares_memory(fresh, _own(backend, 1, "logits"))
+        np.testing.assert_allclose(out, 2 * _frame(9), rtol=1e-6)  # the caller's array is left alone
+
+
+def test_wrong_output_arrays_are_refused_by_name(monkeypatch, tmp_path):
+    engine, _, _ = _engine(monkeypatch, tmp_path)
+    with TensorRTBackend(engine) as backend:
+        x = _frame(11)
+        with pytest.raises(SegnetError, match=r"output 'logits'.*expected an array of shape \(1, 3, 4, 6\) "
+                                              r"float32, got shape \(1, 3, 4, 5\) float32"):
+            backend.infer({"input": x}, {"logits": np.empty((1, 3, 4, 5), np.float32)})
+        with pytest.raises(SegnetError, match=r"output 'logits'.*float32, got shape \(1, 3, 4, 6\) float64"):
+            backend.infer({"input": x}, {"logits": np.empty((1, 3, 4, 6), np.float64)})
+        with pytest.raises(SegnetError, match=r"no output tensor 'labels'; outputs are \['logits'\]"):
+            backend.infer({"input": x}, {"labels": np.empty((1, 3, 4, 6), np.float32)})
+        frozen = np.empty((1, 3, 4, 6), np.float32)
+        frozen.flags.writeable = False
+        with pytest.raises(SegnetError, match="read-only"):
+            backend.infer({"input": x}, {"logits": frozen})
+        np.testing.assert_allclose(backend.infer({"input": x})["logits"], 2 * x, rtol=1e-6)  # nothing left pending
+
+
+def test_cuda_graphs_are_cached_per_tensor_addresses(monkeypatch, tmp_path):
+    engine, trt, cudart = _engine(monkeypatch, tmp_path, integrated=True)
+    with TensorRTBackend(engine, cuda_graph=True) as backend:
+        ring = [backend.allocate((1, 3, 4, 6), np.float32) for _ in range(4)]  # each set sees two of them
+        for i in range(8):
+            ring[i % 4][...] = _frame(20 + i)
+            np.testing.assert_allclose(backend.infer({"input": ring[i % 4]})["logits"], 2 * _frame(20 + i), rtol=1e-6)
+        names = cudart.names()
+        assert names.count("cudaStreamBeginCapture") == 4 and names.count("cudaGraphInstantiateWithFlags") == 4
+        assert names.count("cudaGraphLaunch") == 4  # frames 5-8 replay without recapture
+        assert len(trt.called("IExecutionContext.execute_async_v3")) == 8  # 4 direct + 4 captured
+        assert "cudaGraphDestroy" not in names
+    assert cudart.names().count("cudaGraphDestroy") == cudart.names().count("cudaGraphExecDestroy") == 4
+    assert cudart.live() == {"allocations": 0}, "deactivate destroys every cached graph"
+
+
+def test_cuda_graph_cache_evicts_and_destroys_the_least_recently_used(monkeypatch, tmp_path):
+    engine, _, cudart = _engine(monkeypatch, tmp_path, integrated=True)
+    backend = TensorRTBackend(engine, cuda_graph=True)
+    backend.graph_cache_size = 2
+    with backend:
+        ring = [backend.allocate((1, 3, 4, 6), np.float32) for _ in range(6)]
+        # set 0 sees ring 0, 2, 0 (a replay, so 0 is now the newest), 4; set 1 sees 1, 3, 1, 5
+        for i, k in enumerate([0, 1, 2, 3, 0, 1, 4, 5]):
+            ring[k][...] = _frame(30 + i)
+            np.testing.assert_allclose(backend.infer({"input": ring[k]})["logits"], 2 * _frame(30 + i), rtol=1e-6)
+        captured = [int(args[0]) for args in _since(cudart, 0, "cudaGraphInstantiateWithFlags")]
+        assert len(captured) == 6 and cudart.names().count("cudaGraphLaunch") == 2
+        destroyed = [int(args[0]) for args in _since(cudart, 0, "cudaGraphDestroy")]
+        assert destroyed == captured[2:4], "ring 2's and 3's graphs were the least recently used"
+        assert cudart.names().count("cudaGraphExecDestroy") == 2
+        start = len(cudart.calls)
+        backend.infer({"input": ring[0]})  # set 0: still cached
+        assert not _since(cudart, start, "cudaStreamBeginCapture")
+        backend.infer({"input": ring[3]})  # set 1: evicted, so captured anew, evicting ring 1's graph
+        assert len(_since(cudart, start, "cudaStreamBeginCapture")) == 1
+        assert [int(a[0]) for a in _since(cudart, start, "cudaGraphDestroy")] == [captured[1]]
+    assert cudart.live() == {"allocations": 0}
+
+
+@pytest.mark.parametrize("integrated", [False, True])
+def test_deactivate_frees_allocated_buffers(monkeypatch, tmp_path, integrated):
+    engine, _, cudart = _engine(monkeypatch, tmp_path, integrated=integrated)
+    with TensorRTBackend(engine) as backend:
+        arrays = [backend.allocate((1, 3, 4, 6), np.float32), backend.allocate((2, 5), np.uint8)]
+        pointers = [a.ctypes.data for a in arrays]
+        assert arrays[1].shape == (2, 5) and arrays[1].dtype == np.uint8
+        start = len(cudart.calls)
+    freed = [int(args[0]) for args in _since(cudart, start, "cudaFreeHost")]
+    assert set(pointers) <= set(freed)
+    assert cudart.live() == {"allocations": 0}
+
+
+@pytest.mark.parametrize("integrated", [False, True])
+def test_two_in_flight_with_outputs(monkeypatch, tmp_path, integrated):
+    engine, _, cudart = _engine(monkeypatch, tmp_path, integrated=integrated)
+    with TensorRTBackend(engine) as backend:
+        frames = [backend.allocate((1, 3, 4, 6), np.float32) for _ in range(2)]
+        outs = [backend.allocate((1, 3, 4, 6), np.float32), np.empty((1, 3, 4, 6), np.float32)]
+        for i, frame in enumerate(frames):
+            frame[...] = _frame(40 + i)
+        first = backend.infer_async({"input": frames[0]}, {"logits": outs[0]})
+        second = backend.infer_async({"input": frames[1]}, {"logits": outs[1]})
+        assert isinstance(first, Pending)
+        with pytest.raises(SegnetError, match="already in flight"):
+            backend.infer_async({"input": frames[0]}, {"logits": outs[0]})
+        assert second.result()["logits"] is outs[1]
+        assert first.result()["logits"] is outs[0] and first.result() is first.result()
+        for i, out in enumerate(outs):
+            np.testing.assert_allclose(out, 2 * _frame(40 + i), rtol=1e-6)
+        assert "cudaStreamWaitEvent" in cudart.names()  # the second set still waited for the first's compute

@@ -4,11 +4,17 @@ Two buffer sets, each with its own stream, pinned host memory (mapped zero-copy 
 Jetson's) and device memory, so the copy-in of frame n+1 overlaps the compute of frame n: `infer_async`
 returns a PendingInference at once, `infer` waits. The one execution context is shared; each set's
 stream waits on the other set's compute event before enqueueing, so compute never overlaps itself.
-Times per inference (h2d / compute / d2h, ms) come from CUDA events. Optional CUDA graph per buffer set.
+Times per inference (h2d / compute / d2h, ms) come from CUDA events. Optional CUDA graphs, cached per
+buffer set by tensor shapes and addresses.
+
+`allocate` hands out pinned (zero-copy: GPU-mapped) host arrays: as inputs the GPU reads them directly
+(zero-copy) or copies straight from them; as `outputs` it writes into them. Until `result()`, the caller
+must leave such arrays alone; they are freed by `deactivate`.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import sys
 from dataclasses import dataclass
@@ -17,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from segnet.runtime import cuda_utils, trt_utils
-from segnet.runtime.backends.base import Backend, TensorInfo
+from segnet.runtime.backends.base import Backend, Pending, TensorInfo
 from segnet.runtime.trt_utils import trt
 
 from segnet.errors import SegnetError
@@ -44,18 +50,20 @@ class Binding:
 class BufferSet:
     """Memory, stream and timing events for one in-flight inference."""
 
-    def __init__(self, bindings: list[Binding], zero_copy: bool) -> None:
+    def __init__(self, bindings: list[Binding], zero_copy: bool, graph_cache_size: int = 8) -> None:
         self.zero_copy = zero_copy
         self.stream: cuda_utils.Stream | None = None
         self.events: dict[str, cuda_utils.Event] = {}
         self.host: dict[str, cuda_utils.PinnedBuffer] = {}
         self.device: dict[str, cuda_utils.DeviceBuffer] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
+        self.filled: dict[str, np.ndarray] = {}  # caller's outputs the GPU (or its d2h copy) writes into
+        self.copy_into: dict[str, np.ndarray] = {}  # caller's outputs filled from the host buffers on collect
         self.pending = False
         self.launched = False
-        self.graph: Any = None
-        self.graph_exec: Any = None
-        self.graph_key: tuple[Any, ...] | None = None
+        # instantiated CUDA graphs by (shapes, tensor addresses), least recently used first
+        self.graphs: collections.OrderedDict[tuple[Any, ...], tuple[Any, Any]] = collections.OrderedDict()
+        self.graph_cache_size = max(1, graph_cache_size)
         try:
             self.stream = cuda_utils.Stream()
             for event in _EVENTS:
@@ -83,17 +91,30 @@ class BufferSet:
     def host_array(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return self.host[name].array(shape, dtype)
 
-    def drop_graph(self) -> None:
-        if self.graph_exec is not None:
-            cuda_utils.call("cudaGraphExecDestroy", self.graph_exec)
-        if self.graph is not None:
-            cuda_utils.call("cudaGraphDestroy", self.graph)
-        self.graph = self.graph_exec = self.graph_key = None
+    def graph_for(self, key: tuple[Any, ...]) -> Any:
+        """The instantiated graph captured for `key` (now the most recently used), or None."""
+        found = self.graphs.get(key)
+        if found is None:
+            return None
+        self.graphs.move_to_end(key)
+        return found[1]
+
+    def add_graph(self, key: tuple[Any, ...], graph: Any, graph_exec: Any) -> None:
+        """Cache a captured graph; beyond `graph_cache_size`, destroy the least recently used."""
+        self.graphs[key] = (graph, graph_exec)
+        while len(self.graphs) > self.graph_cache_size:
+            _, (old_graph, old_exec) = self.graphs.popitem(last=False)
+            _destroy_graph(old_graph, old_exec)
+
+    def drop_graphs(self) -> None:
+        graphs, self.graphs = list(self.graphs.values()), collections.OrderedDict()
+        for graph, graph_exec in graphs:
+            _destroy_graph(graph, graph_exec)
 
     def free(self) -> None:
         if self.stream is not None:
             self.stream.synchronize()
-        self.drop_graph()
+        self.drop_graphs()
         for pinned in self.host.values():
             pinned.free()
         for device in self.device.values():
@@ -103,25 +124,36 @@ class BufferSet:
         if self.stream is not None:
             self.stream.destroy()
         self.host, self.device, self.events, self.stream = {}, {}, {}, None
+        self.filled, self.copy_into = {}, {}
 
 
-class PendingInference:
+def _destroy_graph(graph: Any, graph_exec: Any) -> None:
+    if graph_exec is not None:
+        cuda_utils.call("cudaGraphExecDestroy", graph_exec)
+    if graph is not None:
+        cuda_utils.call("cudaGraphDestroy", graph)
+
+
+class PendingInference(Pending):
     """An inference in flight on one buffer set; `result()` waits for it and returns its outputs."""
 
     def __init__(self, backend: TensorRTBackend, slot: int) -> None:
+        # not Pending.__init__: the outputs are known only once collected
         self._backend, self._slot = backend, slot
-        self._outputs: dict[str, np.ndarray] | None = None
+        self._collected: dict[str, np.ndarray] | None = None
 
     def result(self) -> dict[str, np.ndarray]:
-        if self._outputs is None:
-            self._outputs = self._backend._collect(self._slot)
-        return self._outputs
+        if self._collected is None:
+            self._collected = self._backend._collect(self._slot)
+        return self._collected
 
 
 class TensorRTBackend(Backend):
     """Runs a TensorRT plan (`.engine`) built by `segnet build` (or trtexec) on GPU `device_index`."""
 
     name = "tensorrt"
+    max_in_flight = 2  # the two buffer sets
+    graph_cache_size = 8  # CUDA graphs kept per buffer set (cuda_graph=True), by shapes and tensor addresses
 
     def __init__(self, engine_path: str | Path, cuda_graph: bool = False, device_index: int = 0,
                  zero_copy: bool | None = None, check_compatibility: bool = True) -> None:
@@ -136,6 +168,7 @@ class TensorRTBackend(Backend):
         self.device: cuda_utils.DeviceInfo | None = None
         self._bindings: list[Binding] = []
         self._sets: list[BufferSet] = []
+        self._allocated: dict[int, cuda_utils.PinnedBuffer] = {}  # allocate()'s buffers by host pointer
         self._next = 0
         self._engine: trt.ICudaEngine | None = None
         self._context: trt.IExecutionContext | None = None
@@ -176,7 +209,7 @@ class TensorRTBackend(Backend):
         self._next = 0
         try:
             for _ in range(2):
-                self._sets.append(BufferSet(self._bindings, self.zero_copy))
+                self._sets.append(BufferSet(self._bindings, self.zero_copy, self.graph_cache_size))
         except BaseException:
             with contextlib.suppress(SegnetError):
                 self.deactivate()
@@ -185,8 +218,11 @@ class TensorRTBackend(Backend):
 
     def deactivate(self) -> None:
         for buffers in self._sets:
-            buffers.free()
+            buffers.free()  # waits for its stream, so nothing uses the allocated buffers any more
         self._sets = []
+        allocated, self._allocated = list(self._allocated.values()), {}
+        for pinned in allocated:
+            pinned.free()
         self._context = self._engine = self._runtime = None
         if self._logger is not None:
             self._logger.close()
@@ -296,41 +332,116 @@ class TensorRTBackend(Backend):
                 shapes[binding.name] = trt_utils.shape_of(context.get_tensor_shape(binding.name))
         return arrays, shapes
 
-    # -- inference --------------------------------------------------------------------------------
-    def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self.infer_async(feed).result()
+    def _check_outputs(self, outputs: dict[str, np.ndarray],
+                       shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """Validate the caller's output arrays (known names, this inference's shapes, exact dtypes, writable)."""
+        known = {b.name: b for b in self._bindings if not b.is_input}
+        unknown = sorted(set(outputs) - set(known))
+        if unknown:
+            raise SegnetError(f"{self.engine_path.name}: no output tensor {unknown[0]!r}; outputs are {sorted(known)}")
+        for name, array in outputs.items():
+            expected, dtype = shapes[name], known[name].dtype
+            if not isinstance(array, np.ndarray) or tuple(array.shape) != expected or array.dtype != dtype:
+                got = (f"shape {tuple(array.shape)} {array.dtype}" if isinstance(array, np.ndarray)
+                       else type(array).__name__)
+                raise SegnetError(f"output {name!r} of {self.engine_path.name}: expected an array of shape "
+                                  f"{expected} {dtype}, got {got}")
+            if not array.flags.writeable:
+                raise SegnetError(f"output {name!r} of {self.engine_path.name}: the given array is read-only")
+        return outputs
 
-    def infer_async(self, feed: dict[str, np.ndarray]) -> PendingInference:
-        """Start an inference on the next buffer set and return at once; at most two are in flight."""
+    # -- streaming buffers ------------------------------------------------------------------------
+    def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A new array in pinned host memory (GPU-mapped when zero-copy) that `infer` reads or fills without a
+        host copy: the GPU uses it directly (zero-copy) or copies straight to/from it. Valid until deactivate."""
+        if self._context is None or not self._sets:
+            raise SegnetError("TensorRTBackend.allocate: its buffers are pinned for this GPU; call activate() "
+                              "(or use the backend in a with-block) first")
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape):
+            raise SegnetError(f"TensorRTBackend.allocate: negative dimension in shape {shape}")
+        dtype = np.dtype(dtype)
+        pinned = cuda_utils.PinnedBuffer(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, mapped=self.zero_copy)
+        self._allocated[pinned.host_ptr] = pinned
+        return pinned.array(shape, dtype)
+
+    def _pinned(self, array: np.ndarray) -> tuple[int, int | None] | None:
+        """(host pointer, mapped device pointer or None) of `array` when it lies, C-contiguous, in memory from
+        `allocate`; None for any other array."""
+        if not self._allocated or not array.flags.c_contiguous:
+            return None
+        ptr, nbytes = int(array.ctypes.data), int(array.nbytes)
+        for base, pinned in self._allocated.items():
+            if base <= ptr and ptr + nbytes <= base + pinned.nbytes:
+                device = None if pinned.device_ptr is None else pinned.device_ptr + (ptr - base)
+                return ptr, device
+        return None
+
+    # -- inference --------------------------------------------------------------------------------
+    def infer(self, feed: dict[str, np.ndarray],
+              outputs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        return self.infer_async(feed, outputs).result()
+
+    def infer_async(self, feed: dict[str, np.ndarray],
+                    outputs: dict[str, np.ndarray] | None = None) -> PendingInference:
+        """Start an inference on the next buffer set and return at once; at most two are in flight. Arrays
+        from `allocate` (inputs, or `outputs`) are used in place; other `outputs` are filled on result()."""
         context = self.context
         slot = self._next
         buffers, other = self._sets[slot], self._sets[1 - slot]
         if buffers.pending:
             raise SegnetError("two inferences are already in flight: call result() on the older one first")
         arrays, shapes = self._prepare(feed)
+        targets = self._check_outputs(outputs or {}, shapes)
+        zero_copy = buffers.zero_copy
+        addresses = {b.name: buffers.device_ptr(b.name) for b in self._bindings}
+        h2d: list[tuple[int, int, int]] = []  # (dst, src, nbytes)
         for name, array in arrays.items():
-            buffers.host_array(name, array.shape, array.dtype)[...] = array
+            pinned = self._pinned(array)
+            if pinned is None:  # any other array: through this set's pinned buffer
+                buffers.host_array(name, array.shape, array.dtype)[...] = array
+                if not zero_copy:
+                    h2d.append((addresses[name], buffers.host[name].host_ptr, array.nbytes))
+            elif zero_copy and pinned[1] is not None:
+                addresses[name] = pinned[1]  # the GPU reads the caller's mapped memory
+            else:
+                h2d.append((addresses[name], pinned[0], array.nbytes))  # straight from the caller's pinned memory
+        d2h: list[tuple[int, int, int]] = []
+        filled, copy_into = {}, {}
+        for binding in (b for b in self._bindings if not b.is_input):
+            name = binding.name
+            nbytes = int(np.prod(shapes[name], dtype=np.int64)) * binding.dtype.itemsize
+            target = targets.get(name)
+            pinned = self._pinned(target) if target is not None else None
+            if target is not None and pinned is not None:
+                filled[name] = target
+                if zero_copy and pinned[1] is not None:
+                    addresses[name] = pinned[1]  # the engine writes into the caller's mapped memory
+                else:
+                    d2h.append((pinned[0], addresses[name], nbytes))
+                continue
+            if target is not None:
+                copy_into[name] = target
+            if not zero_copy:
+                d2h.append((buffers.host[name].host_ptr, addresses[name], nbytes))
         stream, events = buffers.cuda_stream, buffers.events
         events["start"].record(stream)
-        if not buffers.zero_copy:
-            for name, array in arrays.items():
-                cuda_utils.copy_async(buffers.device_ptr(name), buffers.host[name].host_ptr, array.nbytes, "h2d", stream)
+        for dst, src, nbytes in h2d:
+            cuda_utils.copy_async(dst, src, nbytes, "h2d", stream)
         events["h2d"].record(stream)
         if other.launched:
             stream.wait(other.events["compute"])  # the execution context is free once the other set computed
         events["compute_start"].record(stream)
-        for binding in self._bindings:
-            if not context.set_tensor_address(binding.name, buffers.device_ptr(binding.name)):
-                raise SegnetError(f"TensorRT rejected the address of tensor {binding.name!r}")
-        self._enqueue(buffers, shapes)
+        for name, address in addresses.items():
+            if not context.set_tensor_address(name, address):
+                raise SegnetError(f"TensorRT rejected the address of tensor {name!r}")
+        self._enqueue(buffers, shapes, addresses)
         events["compute"].record(stream)
-        if not buffers.zero_copy:
-            for binding in (b for b in self._bindings if not b.is_input):
-                nbytes = int(np.prod(shapes[binding.name], dtype=np.int64)) * binding.dtype.itemsize
-                cuda_utils.copy_async(buffers.host[binding.name].host_ptr, buffers.device_ptr(binding.name),
-                                      nbytes, "d2h", stream)
+        for dst, src, nbytes in d2h:
+            cuda_utils.copy_async(dst, src, nbytes, "d2h", stream)
         events["end"].record(stream)
-        buffers.shapes, buffers.pending, buffers.launched = shapes, True, True
+        buffers.shapes, buffers.filled, buffers.copy_into = shapes, filled, copy_into
+        buffers.pending = buffers.launched = True
         self._next = 1 - slot
         return PendingInference(self, slot)
 
@@ -338,33 +449,43 @@ class TensorRTBackend(Backend):
         if not self.context.execute_async_v3(stream_handle):
             raise SegnetError(f"TensorRT inference failed: {self._logger.tail() or 'execute_async_v3 returned False'}")
 
-    def _enqueue(self, buffers: BufferSet, shapes: dict[str, tuple[int, ...]]) -> None:
-        """Run the engine on the set's stream: directly, or by a CUDA graph captured for these shapes."""
+    def _enqueue(self, buffers: BufferSet, shapes: dict[str, tuple[int, ...]], addresses: dict[str, int]) -> None:
+        """Run the engine on the set's stream: directly, or by a CUDA graph captured for these shapes and
+        tensor addresses (both are baked into a graph); the set keeps a few, so a ring of buffers replays."""
         if not self.cuda_graph:
             self._execute(buffers.cuda_stream.handle)
             return
-        key = tuple(sorted(shapes.items()))
-        if buffers.graph_key != key:
+        key = (tuple(sorted(shapes.items())), tuple(sorted(addresses.items())))
+        graph_exec = buffers.graph_for(key)
+        if graph_exec is None:
             self._execute(buffers.cuda_stream.handle)  # this frame; also TensorRT's deferred setup before capture
-            buffers.drop_graph()
-            self._capture(buffers)
-            buffers.graph_key = key
+            buffers.add_graph(key, *self._capture(buffers))
             return
-        cuda_utils.call("cudaGraphLaunch", buffers.graph_exec, buffers.cuda_stream.stream)
+        cuda_utils.call("cudaGraphLaunch", graph_exec, buffers.cuda_stream.stream)
 
-    def _capture(self, buffers: BufferSet) -> None:
+    def _capture(self, buffers: BufferSet) -> tuple[Any, Any]:
+        """Capture one execution on the set's stream; returns (graph, instantiated graph)."""
         cudart = cuda_utils.import_cudart()
         stream = buffers.cuda_stream
         cuda_utils.call("cudaStreamBeginCapture", stream.stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal)
         try:
             self._execute(stream.handle)
-        finally:
-            buffers.graph = cuda_utils.call("cudaStreamEndCapture", stream.stream)
-        # ...WithFlags: the same signature from CUDA 11.4 (JetPack 5) to 13, unlike cudaGraphInstantiate
-        buffers.graph_exec = cuda_utils.call("cudaGraphInstantiateWithFlags", buffers.graph, 0)
+        except BaseException:
+            with contextlib.suppress(SegnetError):  # end the capture; keep the execution's error
+                _destroy_graph(cuda_utils.call("cudaStreamEndCapture", stream.stream), None)
+            raise
+        graph = cuda_utils.call("cudaStreamEndCapture", stream.stream)
+        try:
+            # ...WithFlags: the same signature from CUDA 11.4 (JetPack 5) to 13, unlike cudaGraphInstantiate
+            return graph, cuda_utils.call("cudaGraphInstantiateWithFlags", graph, 0)
+        except BaseException:
+            with contextlib.suppress(SegnetError):
+                _destroy_graph(graph, None)
+            raise
 
     def _collect(self, slot: int) -> dict[str, np.ndarray]:
-        """Wait for the inference on buffer set `slot`; copy its outputs out and record its timing."""
+        """Wait for the inference on buffer set `slot`, record its timing and return its outputs: the caller's
+        arrays where given (filled by the GPU, or here from the set's host buffers), else copies."""
         buffers = self._sets[slot]
         if not buffers.pending:
             raise SegnetError("this inference's result was already collected")
@@ -374,5 +495,16 @@ class TensorRTBackend(Backend):
         self.last_timing = {"h2d": events["h2d"].elapsed_ms(events["start"]),
                             "compute": events["compute"].elapsed_ms(events["compute_start"]),
                             "d2h": events["end"].elapsed_ms(events["compute"])}
-        return {b.name: buffers.host_array(b.name, buffers.shapes[b.name], b.dtype).copy()
-                for b in self._bindings if not b.is_input}
+        results: dict[str, np.ndarray] = {}
+        for b in (b for b in self._bindings if not b.is_input):
+            if b.name in buffers.filled:
+                results[b.name] = buffers.filled[b.name]
+                continue
+            host = buffers.host_array(b.name, buffers.shapes[b.name], b.dtype)
+            if b.name in buffers.copy_into:
+                results[b.name] = buffers.copy_into[b.name]
+                np.copyto(results[b.name], host)
+            else:
+                results[b.name] = host.copy()
+        buffers.filled, buffers.copy_into = {}, {}
+        return results
