@@ -34,6 +34,7 @@ class BuildOptions:
     opt_level: int | None = None
     verbose: bool = False
     log_file: Path | None = None
+    frame_opt: tuple[int, int] | None = None  # opt (height, width) of a dynamic frame input; default its max
 
     def __post_init__(self) -> None:
         if self.timing_cache is not None:
@@ -42,6 +43,8 @@ class BuildOptions:
             self.log_file = Path(self.log_file)
         if self.dynamic_batch is not None:
             self.dynamic_batch = tuple(int(v) for v in self.dynamic_batch)  # type: ignore[assignment]
+        if self.frame_opt is not None:
+            self.frame_opt = (int(self.frame_opt[0]), int(self.frame_opt[1]))
         self.validate()
 
     def validate(self) -> None:
@@ -78,6 +81,7 @@ class BuildOptions:
         for key in ("timing_cache", "log_file"):
             data[key] = str(data[key]) if data[key] is not None else None
         data["dynamic_batch"] = list(self.dynamic_batch) if self.dynamic_batch else None
+        data["frame_opt"] = list(self.frame_opt) if self.frame_opt else None
         return data
 
     @classmethod
@@ -120,6 +124,9 @@ _BUILD_ARGUMENTS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--dynamic-batch",), {
         "type": non_negative_int, "nargs": 3, "default": None, "metavar": ("MIN", "OPT", "MAX"),
         "help": "batch range of a dynamic-batch engine (ONNX exported with dynamic batch)"}),
+    (("--frame-opt",), {
+        "type": non_negative_int, "nargs": 2, "default": None, "metavar": ("H", "W"),
+        "help": "frame size TensorRT tunes a dynamic-frame model for (default: its largest)"}),
     (("--opt-level",), {
         "type": int, "choices": range(6), "default": None, "metavar": "0-5",
         "help": "builder optimisation level (TensorRT default 3; 5 searches longest)"}),

@@ -17,16 +17,23 @@ from torch import nn
 from segnet.spec import ModelSpec
 
 
+def class_index(logits: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """N x C x H x W logits -> N x H x W int64 class indices (binary: logit > 0)."""
+    if num_classes == 1:
+        return (logits[:, 0] > 0).to(torch.int64)
+    return torch.argmax(logits, dim=1)
+
+
+def as_labels(index: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """int64 class indices -> the class map output (uint8 when the labels fit, else int32)."""
+    if num_classes > 256:
+        return index.to(torch.int32)
+    return index.to(torch.float32).to(torch.uint8)
+
+
 def class_map(logits: torch.Tensor, num_classes: int) -> torch.Tensor:
     """N x C x H x W logits -> N x H x W class indices (uint8 when they fit, else int32)."""
-    if num_classes == 1:
-        labels = (logits[:, 0] > 0).to(torch.float32)
-    else:
-        labels = torch.argmax(logits, dim=1)
-        if num_classes > 256:
-            return labels.to(torch.int32)
-        labels = labels.to(torch.float32)
-    return labels.to(torch.uint8)
+    return as_labels(class_index(logits, num_classes), num_classes)
 
 
 class ExportGraph(nn.Module):

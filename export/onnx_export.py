@@ -31,7 +31,7 @@ from segnet.export import inputs, verify
 from segnet import atomic
 from segnet.errors import SegnetError
 from segnet.lazy import require
-from segnet.spec import ARTIFACT_KEY, SPEC_KEY, Artifact, ModelSpec, write_sidecar
+from segnet.spec import ARTIFACT_KEY, SPEC_KEY, Artifact, FramePath, ModelSpec, write_sidecar
 
 DEFAULT_OPSET = 17  # the newest opset TensorRT 8.6 (JetPack 6.0) parses; 10.x parses 9-20
 MIN_OPSET = 16  # measured: torch 2.13's exporter (opset 18 + onnx version converter) reaches 16, not 15
@@ -71,7 +71,8 @@ def export_onnx(checkpoint: str | Path, out_path: str | Path | None = None,
                 opset: int = DEFAULT_OPSET, target: str = "tensorrt", embed_preprocess: bool = False,
                 argmax: bool = False, keep_logits: bool = False, simplify: bool = False,
                 verify_data: str | Path | None = None, pool_form: str | None = None,
-                check_rewrite: bool = True, log: Callable[[str], None] | None = None) -> Path:
+                check_rewrite: bool = True, frame: FramePath | None = None,
+                log: Callable[[str], None] | None = None) -> Path:
     """Export the checkpoint at `checkpoint` to ONNX (default: beside it, named after its stem), verify
     it against PyTorch (and, with `check_rewrite`, against PyTorch's own ScatterND export under ONNX
     Runtime) and write it with its sidecar. Returns the ONNX path."""
@@ -83,7 +84,8 @@ def export_onnx(checkpoint: str | Path, out_path: str | Path | None = None,
     return export_model(model, spec, out, imgsz=imgsz, batch=batch, dynamic_batch=dynamic_batch, opset=opset,
                         target=target, embed_preprocess=embed_preprocess, argmax=argmax,
                         keep_logits=keep_logits, simplify=simplify, verify_data=verify_data,
-                        pool_form=pool_form, source=str(checkpoint), check_rewrite=check_rewrite, log=log)
+                        pool_form=pool_form, source=str(checkpoint), check_rewrite=check_rewrite, frame=frame,
+                        log=log)
 
 
 @dataclasses.dataclass
@@ -146,15 +148,23 @@ def export_model(model: Any, spec: ModelSpec, out_path: str | Path, imgsz: Seque
                  target: str = "tensorrt", embed_preprocess: bool = False, argmax: bool = False,
                  keep_logits: bool = False, simplify: bool = False, verify_data: str | Path | None = None,
                  pool_form: str | None = None, source: str | None = None, check_rewrite: bool = True,
-                 log: Callable[[str], None] | None = None) -> Path:
+                 frame: FramePath | None = None, log: Callable[[str], None] | None = None) -> Path:
     """Export an in-memory model (any pool mode; it is not modified) with its spec; see `export_onnx`.
     `check_rewrite` also exports PyTorch's own ScatterND graph and requires the switch graph to give the
-    same outputs under ONNX Runtime (it doubles the export time)."""
+    same outputs under ONNX Runtime (it doubles the export time). `frame`: put the frame path in the graph
+    (export/frame_export.py); it replaces embed_preprocess / argmax / keep_logits."""
     out = Path(out_path)
     check_writable(out)
+    if frame is not None and (embed_preprocess or argmax or keep_logits or simplify):
+        raise SegnetError("a frame-path export (--frame-size) takes frames and chooses its outputs with --outputs: "
+                          "drop --embed-preprocess, --argmax, --keep-logits and --simplify")
     opts = check_options(spec, imgsz, batch, dynamic_batch, opset, target, embed_preprocess, argmax,
                          keep_logits, pool_form)
     spec = dataclasses.replace(spec, input_size=opts.imgsz)
+    if frame is not None:
+        from segnet.export.frame_export import export_frame_model
+
+        return export_frame_model(model, spec, out, frame, opts, verify_data, source, log)
     reference, graph, twin_graph = _prepare(model, spec, opts)
     proto = _torch_export(graph, spec, opts)
     twin, skipped = None, None
@@ -225,27 +235,36 @@ def quiet() -> Iterator[None]:
 def _torch_export(graph: Any, spec: ModelSpec, opts: _Options) -> Any:
     """torch.onnx.export (dynamo) of the wrapped model at `opts.opset`; returns the ModelProto."""
     torch = require("torch", "ONNX export")
-    require("onnxscript", "ONNX export")
-    example = torch.from_numpy(example_input(spec, opts))
-    with torch.no_grad():
-        graph(example)  # surfaces the model's own input errors (e.g. an image size it cannot take)
     dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=4096)}} if opts.dynamic_batch else None
+    proto = torch_export(graph, (torch.from_numpy(example_input(spec, opts)),), ["input"],
+                         output_names(opts.argmax, opts.keep_logits), opts.opset, dynamic, spec.arch)
+    if opts.dynamic_batch:
+        _name_batch_dims(proto)
+    return proto
+
+
+def torch_export(graph: Any, args: tuple[Any, ...], input_names: list[str], outputs: list[str], opset: int,
+                 dynamic: dict[str, Any] | None, arch: str) -> Any:
+    """torch.onnx.export (dynamo) of `graph` called with `args`; returns the ModelProto at `opset`."""
+    torch = require("torch", "ONNX export")
+    require("onnxscript", "ONNX export")
+    with torch.no_grad():
+        graph(*args)  # surfaces the model's own input errors (e.g. an image size it cannot take)
     try:
         with quiet(), torch.no_grad():
-            program = torch.onnx.export(graph, (example,), None, input_names=["input"],
-                                        output_names=output_names(opts.argmax, opts.keep_logits),
-                                        opset_version=opts.opset, dynamo=True, dynamic_shapes=dynamic,
+            program = torch.onnx.export(graph, args, None, input_names=input_names, output_names=outputs,
+                                        opset_version=opset, dynamo=True, dynamic_shapes=dynamic,
                                         optimize=True, verbose=False)
     except (RuntimeError, TypeError, ValueError, AssertionError) as exc:  # report the exporter's first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SegnetError(f"torch.onnx.export failed for {spec.arch}: {first[:300]}") from None
+        if os.environ.get("SEGNET_DEBUG"):
+            raise
+        raise SegnetError(f"torch.onnx.export failed for {arch}: {first[:300]}") from None
     proto = program.model_proto
     got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
-    if got != opts.opset:
-        raise SegnetError(f"could not convert the graph to opset {opts.opset} (the exporter produced opset "
+    if got != opset:
+        raise SegnetError(f"could not convert the graph to opset {opset} (the exporter produced opset "
                           f"{got}); use --opset {got} or the default {DEFAULT_OPSET}")
-    if opts.dynamic_batch:
-        _name_batch_dims(proto)
     return proto
 
 

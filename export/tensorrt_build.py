@@ -29,6 +29,7 @@ from segnet.spec import (
     ARTIFACT_KEY,
     SPEC_KEY,
     Artifact,
+    FramePath,
     ModelSpec,
     read_sidecar,
     write_sidecar,
@@ -181,32 +182,65 @@ def create_builder(logger: Any) -> trt.Builder:
 
 
 def configure_inputs(builder: trt.Builder, network: trt.INetworkDefinition, config: trt.IBuilderConfig,
-                     options: BuildOptions) -> int | None:
-    """Add an optimisation profile for a dynamic batch; return the engine's fixed batch (None if dynamic)."""
+                     options: BuildOptions, frame: FramePath | None = None) -> int | None:
+    """Add an optimisation profile for a dynamic batch and, for a frame-path model with a dynamic frame size,
+    for the frame's height and width (min/max from the export, opt from --frame-opt or the max); return the
+    engine's fixed batch (None if dynamic)."""
     profile = None
     batch: int | None = None
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
         shape = trt_utils.shape_of(tensor.shape)
-        if any(d < 0 for d in shape[1:]):
-            raise SegnetError(f"input {tensor.name!r} has dynamic height/width {shape}: export with a fixed "
-                              "--imgsz H W (only the batch dimension may be dynamic)")
-        if shape and shape[0] < 0:
-            if options.dynamic_batch is None:
-                raise SegnetError(f"input {tensor.name!r} has a dynamic batch {shape}: pass --dynamic-batch MIN "
-                                  "OPT MAX (e.g. 1 4 8)")
-            profile = profile or builder.create_optimization_profile()
-            lo, opt, hi = options.dynamic_batch
-            profile.set_shape(tensor.name, *(trt_utils.dims_of((n, *shape[1:])) for n in (lo, opt, hi)))
-        else:
-            if options.dynamic_batch is not None:
-                raise SegnetError(f"--dynamic-batch given but input {tensor.name!r} has a fixed batch of "
-                                  f"{shape[0] if shape else 1}: export with `segnet export --dynamic-batch`")
+        if frame is not None and tensor.name == "alpha":
+            continue  # one overlay weight per class: fixed
+        batches = _batch_range(tensor.name, shape, options)
+        sizes = _frame_range(tensor.name, shape, options, frame)
+        if batches is None and sizes is None:
             batch = shape[0] if shape else 1
+            continue
+        if batches is None:
+            batch = shape[0]
+        profile = profile or builder.create_optimization_profile()
+        counts = batches or (shape[0],) * 3
+        hw = sizes or [(shape[1], shape[2])] * 3
+        profile.set_shape(tensor.name, *(trt_utils.dims_of((counts[k], *hw[k], *shape[3:])) for k in range(3)))
+    if options.frame_opt is not None and frame is None:
+        raise SegnetError("--frame-opt applies to models exported with a dynamic frame size (segnet export "
+                          "--frame-size dynamic)")
     if profile is not None:
         config.add_optimization_profile(profile)
+    return batch if options.dynamic_batch is None else None
+
+
+def _batch_range(name: str, shape: tuple[int, ...], options: BuildOptions) -> tuple[int, int, int] | None:
+    """(min, opt, max) batch of a dynamic-batch input, None for a fixed batch (SegnetError when the options
+    do not match the model)."""
+    if shape and shape[0] < 0:
+        if options.dynamic_batch is None:
+            raise SegnetError(f"input {name!r} has a dynamic batch {shape}: pass --dynamic-batch MIN "
+                              "OPT MAX (e.g. 1 4 8)")
+        return options.dynamic_batch
+    if options.dynamic_batch is not None:
+        raise SegnetError(f"--dynamic-batch given but input {name!r} has a fixed batch of "
+                          f"{shape[0] if shape else 1}: export with `segnet export --dynamic-batch`")
+    return None
+
+
+def _frame_range(name: str, shape: tuple[int, ...], options: BuildOptions,
+                 frame: FramePath | None) -> list[tuple[int, int]] | None:
+    """[min, opt, max] (height, width) of a dynamic frame input, None when height and width are fixed."""
+    if not any(d < 0 for d in shape[1:]):
         return None
-    return batch
+    if frame is None or frame.size is not None or frame.min_size is None or frame.max_size is None:
+        raise SegnetError(f"input {name!r} has dynamic height/width {shape}: export with a fixed --imgsz H W "
+                          "(only the batch dimension may be dynamic), or with the frame path and a frame size "
+                          "range (segnet export --frame-size dynamic --frame-min H W --frame-max H W)")
+    lo, hi = frame.min_size, frame.max_size
+    opt = options.frame_opt or hi
+    if not (lo[0] <= opt[0] <= hi[0] and lo[1] <= opt[1] <= hi[1]):
+        raise SegnetError(f"--frame-opt {opt[0]} {opt[1]} lies outside the model's frame sizes "
+                          f"{lo[0]}x{lo[1]} to {hi[0]}x{hi[1]}")
+    return [lo, opt, hi]
 
 
 def configure_dla(builder: trt.Builder, config: trt.IBuilderConfig, options: BuildOptions) -> None:
@@ -223,7 +257,7 @@ def configure_dla(builder: trt.Builder, config: trt.IBuilderConfig, options: Bui
 
 
 def configure(builder: trt.Builder, network: trt.INetworkDefinition, options: BuildOptions, plan: PrecisionPlan,
-              log: Callable[[str], None]) -> tuple[trt.IBuilderConfig, int | None]:
+              log: Callable[[str], None], frame: FramePath | None = None) -> tuple[trt.IBuilderConfig, int | None]:
     """The builder config for `options`; returns it with the engine's fixed batch (None if dynamic)."""
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_bytes)
@@ -235,7 +269,7 @@ def configure(builder: trt.Builder, network: trt.INetworkDefinition, options: Bu
         else:
             log(f"note: TensorRT {trt_utils.version()} has no builder optimisation level; --opt-level ignored")
     configure_dla(builder, config, options)
-    batch = configure_inputs(builder, network, config, options)
+    batch = configure_inputs(builder, network, config, options, frame)
     if options.timing_cache is not None:
         data = options.timing_cache.read_bytes() if options.timing_cache.is_file() else b""
         cache = config.create_timing_cache(data)
@@ -284,7 +318,7 @@ def engine_artifact(engine_path: Path, network: trt.INetworkDefinition, facts: O
     return Artifact(file=engine_path.name, format="engine", precision=precision,
                     input_name=inputs[0].name if inputs else base.input_name, input_layout=base.input_layout,
                     input_dtype=base.input_dtype, embedded_preprocess=base.embedded_preprocess,
-                    output_names=outputs or base.output_names, batch=batch, details=details)
+                    output_names=outputs or base.output_names, batch=batch, details=details, frame=base.frame)
 
 
 def default_engine_path(onnx_path: Path, options: BuildOptions) -> Path:
@@ -329,7 +363,8 @@ def _build(logger: Any, onnx_path: Path, engine_path: Path, options: BuildOption
             raise SegnetError(f"{onnx_path}: TensorRT {trt_utils.version()} cannot parse it: "
                               f"{'; '.join(errors) or logger.tail()}. Run `segnet check {onnx_path}` for fixes")
     pinned = pin_switch_layers(network, plan)
-    config, batch = configure(builder, network, options, plan, log)
+    frame = facts.artifact.frame_path if facts.artifact is not None else None
+    config, batch = configure(builder, network, options, plan, log, frame)
     if pinned:
         config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
         log(f"keeping the {len(pinned)} layers of the max-pool switches in FP32 (TensorRT would pick each "

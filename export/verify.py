@@ -115,10 +115,11 @@ def ort_runner(model: bytes | str, threads: int | None = None) -> Runner:
     input_name = session.get_inputs()[0].name
     names = [o.name for o in session.get_outputs()]
 
-    def run(batch: np.ndarray) -> dict[str, np.ndarray]:
-        return dict(zip(names, session.run(None, {input_name: batch})))
+    def run(batch: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feed = batch if isinstance(batch, dict) else {input_name: batch}  # a dict feeds several inputs
+        return dict(zip(names, session.run(None, feed)))
 
-    return run
+    return run  # type: ignore[return-value]
 
 
 def labels_of(outputs: dict[str, np.ndarray], num_classes: int) -> np.ndarray:

@@ -112,6 +112,53 @@ class ModelSpec:
         return cls.from_dict(json.loads(text))
 
 
+FRAME_CHANNELS = ("bgr", "rgb", "gray")  # pixel formats a frame input takes (OpenCV gives BGR)
+FRAME_RESIZES = ("linear", "area")  # frame -> network: bilinear, or OpenCV's INTER_AREA when shrinking
+FRAME_UPSAMPLES = ("nearest", "linear")  # class map -> frame: nearest labels, or bilinear logits then ArgMax
+FRAME_OUTPUTS = ("overlay", "labels", "mask", "logits", "probs")
+LABEL_SIZES = ("frame", "network")
+
+
+@dataclass
+class FramePath:
+    """The per-pixel frame path inside an exported graph: input "frame" (uint8 N x H x W x C camera frames
+    in `channels` order, at `size`, or any size from `min_size` to `max_size` when `size` is None), and
+    "alpha" (float32, one overlay weight per class, 0 = leave the pixel as it is) when "overlay" is output.
+    Outputs: overlay / mask (uint8 N x H x W x 3, BGR unless channels is rgb), labels (uint8 N x H x W at
+    `labels_size`), logits / probs (float32 N x K x h x w at the network size)."""
+
+    channels: str = "bgr"
+    size: tuple[int, int] | None = None
+    min_size: tuple[int, int] | None = None
+    max_size: tuple[int, int] | None = None
+    resize: str = "linear"
+    upsample: str = "nearest"
+    outputs: list[str] = field(default_factory=lambda: ["overlay", "labels"])
+    labels_size: str = "frame"
+
+    def __post_init__(self) -> None:
+        for name in ("size", "min_size", "max_size"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, (int(value[0]), int(value[1])))
+        self.outputs = list(self.outputs)
+
+    @property
+    def dynamic(self) -> bool:
+        return self.size is None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for name in ("size", "min_size", "max_size"):
+            data[name] = list(data[name]) if data[name] is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FramePath:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
 @dataclass
 class Artifact:
     """One file made from a model: its format, precision and tensors, plus format-specific facts in
@@ -127,9 +174,15 @@ class Artifact:
     output_names: list[str] = field(default_factory=lambda: ["logits"])  # "labels" = class map (argmax)
     batch: int | None = 1  # None: dynamic batch
     details: dict[str, Any] = field(default_factory=dict)
+    frame: dict[str, Any] | None = None  # FramePath.to_dict() when the frame path is in the graph
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def frame_path(self) -> FramePath | None:
+        """The in-graph frame path, for models exported with one (`segnet export --frame-size`)."""
+        return FramePath.from_dict(self.frame) if self.frame else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Artifact:

@@ -13,7 +13,7 @@ from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
 
 from segnet.errors import MissingDependencyError, SegnetError
-from segnet.spec import read_sidecar
+from segnet.spec import FramePath, read_sidecar
 
 
 @pytest.fixture
@@ -140,6 +140,27 @@ def test_dynamic_batch_profile(monkeypatch, tmp_path):
     assert name == "input" and [tuple(s) for s in shapes] == [(1, 3, 4, 6), (4, 3, 4, 6), (8, 3, 4, 6)]
     assert len(trt.called("IBuilderConfig.add_optimization_profile")) == 1
     assert read_sidecar(engine)[1].batch is None
+
+
+def test_dynamic_frame_size_profile(monkeypatch, tmp_path):
+    """A frame-path model with a dynamic frame size gets a profile from its export's range, opt from
+    --frame-opt (default the max); the fixed-size alpha input gets none."""
+    frame = FramePath(min_size=(240, 320), max_size=(1080, 1920), outputs=["overlay"]).to_dict()
+    script = Script(inputs=[Tensor("frame", (1, -1, -1, 3), "UINT8"), Tensor("alpha", (3,))],
+                    outputs=[Tensor("overlay", (1, -1, -1, 3), "UINT8")])
+    model = tiny_onnx(tmp_path / "model.onnx", shape=(1, "height", "width", 3), frame=frame)
+    for options, opt in ((BuildOptions(), (1, 1080, 1920, 3)), (BuildOptions(frame_opt=(720, 1280)), (1, 720, 1280, 3))):
+        trt, _ = install(monkeypatch, "10.3", script)
+        engine = build_engine(model, tmp_path / "m.engine", options, log=lambda m: None)
+        ((name, *shapes),) = trt.called("IOptimizationProfile.set_shape")
+        assert name == "frame" and [tuple(s) for s in shapes] == [(1, 240, 320, 3), opt, (1, 1080, 1920, 3)]
+        assert read_sidecar(engine)[1].frame == frame and read_sidecar(engine)[1].batch == 1
+    install(monkeypatch, "10.3", script)
+    with pytest.raises(SegnetError, match="outside the model's frame sizes"):
+        build_engine(model, tmp_path / "m.engine", BuildOptions(frame_opt=(2000, 1280)))
+    install(monkeypatch, "10.3", Script(inputs=[Tensor("input", (1, 3, -1, -1))]))
+    with pytest.raises(SegnetError, match="dynamic height/width"):
+        build_engine(tiny_onnx(tmp_path / "plain.onnx"), tmp_path / "m.engine")
 
 
 def test_dynamic_batch_mismatches(monkeypatch, tmp_path, onnx_file):

@@ -25,8 +25,9 @@ def install(monkeypatch: Any, version: str = "10.13", script: Script | None = No
 
 
 def tiny_onnx(path: Path, shape: tuple[Any, ...] = (1, 3, 4, 6), qdq: bool = False, spec: bool = True,
-              node_name: str = "head_conv") -> Path:
-    """A one-node ONNX model (input -> [Q/DQ ->] Identity -> logits) with a segnet spec in its metadata."""
+              node_name: str = "head_conv", frame: dict[str, Any] | None = None) -> Path:
+    """A one-node ONNX model (input -> [Q/DQ ->] Identity -> logits) with a segnet spec in its metadata
+    (and `frame`, a FramePath dict, in its artifact)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -49,7 +50,7 @@ def tiny_onnx(path: Path, shape: tuple[Any, ...] = (1, 3, 4, 6), qdq: bool = Fal
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
     if spec:
         model_spec = ModelSpec(arch="segnet_lite", num_classes=3, input_size=(4, 6))
-        artifact = Artifact(file=path.name, format="onnx", output_names=["logits"])
+        artifact = Artifact(file=path.name, format="onnx", output_names=["logits"], frame=frame)
         for key, value in ((SPEC_KEY, model_spec.to_json()), (ARTIFACT_KEY, json.dumps(artifact.to_dict()))):
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value

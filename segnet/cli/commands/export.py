@@ -8,6 +8,7 @@ from pathlib import Path
 from segnet.cli.argtypes import non_negative_int, positive_int
 from segnet.errors import SegnetError
 from segnet.export.engine_options import add_build_arguments
+from segnet.spec import FramePath
 
 NAME = "export"
 HELP = "export a checkpoint to ONNX that TensorRT parses (verified against PyTorch), INT8/FP16 variants, engines"
@@ -22,11 +23,14 @@ examples:
   segnet export best.pt -o model.onnx --embed-preprocess --argmax --data data/camvid
   segnet export best.pt -o model.onnx --int8 --calib data/camvid --calib-images 100 --fp16
   segnet export best.pt --format engine --fp16               # ONNX, then a TensorRT engine (on the Jetson)
+  segnet export best.pt -o cam.onnx --frame-size 720 1280 --outputs overlay,labels   # frame in, overlay out
+  segnet export best.pt -o any.onnx --frame-size dynamic --frame-min 240 320 --frame-max 1080 1920 --upsample linear
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from segnet.export.onnx_export import DEFAULT_OPSET, TARGETS
+    from segnet.spec import FRAME_CHANNELS, FRAME_OUTPUTS, FRAME_RESIZES, FRAME_UPSAMPLES, LABEL_SIZES
 
     parser.add_argument("checkpoint", type=Path, help="training checkpoint (.pt from `segnet train`)")
     parser.add_argument("--format", choices=("onnx", "engine"), default="onnx",
@@ -50,6 +54,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also verify against PyTorch on real images of this dataset")
     parser.add_argument("--skip-rewrite-check", action="store_true",
                         help="skip the check against PyTorch's own ScatterND export (a second export: halves the time)")
+    frame = parser.add_argument_group(
+        "frame path in the graph (with --frame-size)",
+        "input: the camera frame (uint8 N x H x W x C); inside the graph: resize, normalise, the network, "
+        "ArgMax, class map back to the frame, palette and blend; `segnet run` then does no per-pixel work")
+    frame.add_argument("--frame-size", nargs="+", default=None, metavar="H W",
+                       help="frame height and width (e.g. 720 1280), or 'dynamic' with --frame-min/--frame-max")
+    frame.add_argument("--frame-min", type=positive_int, nargs=2, default=None, metavar=("H", "W"),
+                       help="smallest frame of a dynamic frame size")
+    frame.add_argument("--frame-max", type=positive_int, nargs=2, default=None, metavar=("H", "W"),
+                       help="largest frame of a dynamic frame size")
+    frame.add_argument("--frame-channels", choices=FRAME_CHANNELS, default=None,
+                       help="pixel format of the frames (default bgr, as OpenCV captures)")
+    frame.add_argument("--frame-resize", choices=FRAME_RESIZES, default=None,
+                       help="frame -> network: area (OpenCV's INTER_AREA when shrinking, as the host path; "
+                            "fixed frame sizes; default there) or linear (bilinear; default for dynamic sizes)")
+    frame.add_argument("--upsample", choices=FRAME_UPSAMPLES, default=None,
+                       help="class map -> frame: nearest (default) or linear (bilinear logits, then ArgMax: "
+                            "smooth edges, jetson-inference's FILTER_LINEAR)")
+    frame.add_argument("--outputs", default=None, metavar="LIST",
+                       help=f"comma-separated outputs from {','.join(FRAME_OUTPUTS)} (default overlay,labels)")
+    frame.add_argument("--labels-size", choices=LABEL_SIZES, default=None,
+                       help="the 'labels' output at the frame's size (default) or the network's")
     quant = parser.add_argument_group("INT8 (with --int8)")
     quant.add_argument("--calib", type=Path, default=None, metavar="DATA",
                        help="dataset (its train split, else val/test) or folder of images that calibrates INT8")
@@ -98,11 +124,17 @@ def run(args: argparse.Namespace) -> int:
     target = "tensorrt" if args.format == "engine" else args.target
     if args.format == "engine" and args.target != "tensorrt":
         raise SegnetError("--format engine builds for TensorRT: drop --target onnxruntime")
+    frame = frame_path(args)
+    if frame is not None and (args.int8 or args.fp16):
+        raise SegnetError("--int8/--fp16 variants of a frame-path export are not made yet: export the network "
+                          "with --int8/--fp16 and without --frame-size, or build the frame-path ONNX with "
+                          "`segnet build --fp16`")
     onnx_path = onnx_export.export_onnx(
         args.checkpoint, args.output, imgsz=tuple(args.imgsz) if args.imgsz else None, batch=args.batch,
         dynamic_batch=args.dynamic_batch is not None, opset=args.opset, target=target,
         embed_preprocess=args.embed_preprocess, argmax=args.argmax, keep_logits=args.keep_logits,
-        simplify=args.simplify, verify_data=args.data, check_rewrite=not args.skip_rewrite_check, log=print)
+        simplify=args.simplify, verify_data=args.data, check_rewrite=not args.skip_rewrite_check, frame=frame,
+        log=print)
     print(f"wrote {onnx_path}")
     build_input = onnx_path
     if args.int8:
@@ -114,6 +146,36 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "engine":
         _engine(args, build_input)
     return 0
+
+
+def frame_path(args: argparse.Namespace) -> FramePath | None:
+    """The FramePath the --frame-* flags ask for (None without --frame-size); SegnetError for bad values."""
+    from segnet.export.frame_export import check_frame
+
+    extra = [flag for flag, value in (("--frame-min", args.frame_min), ("--frame-max", args.frame_max),
+                                      ("--frame-channels", args.frame_channels), ("--frame-resize", args.frame_resize),
+                                      ("--upsample", args.upsample), ("--outputs", args.outputs),
+                                      ("--labels-size", args.labels_size)) if value is not None]
+    if args.frame_size is None:
+        if extra:
+            raise SegnetError(f"{', '.join(extra)} apply to the frame path: add --frame-size H W (or dynamic)")
+        return None
+    if args.frame_size == ["dynamic"]:
+        size = None
+    else:
+        try:
+            size = tuple(int(v) for v in args.frame_size)
+        except ValueError:
+            size = ()
+        if len(size) != 2:
+            raise SegnetError(f"--frame-size takes H W (e.g. 720 1280) or 'dynamic', got {' '.join(args.frame_size)}")
+    values = {"channels": args.frame_channels, "size": size,
+              "min_size": tuple(args.frame_min) if args.frame_min else None,
+              "max_size": tuple(args.frame_max) if args.frame_max else None,
+              "resize": args.frame_resize or ("area" if size is not None else "linear"), "upsample": args.upsample,
+              "labels_size": args.labels_size,
+              "outputs": [o.strip() for o in args.outputs.split(",") if o.strip()] if args.outputs else None}
+    return check_frame(FramePath(**{k: v for k, v in values.items() if v is not None}))
 
 
 def _int8(args: argparse.Namespace, onnx_path: Path, target: str) -> Path:
