@@ -101,7 +101,7 @@ class ReplaySource(Source):
     def _open(self) -> None:
         self.next_due = time.perf_counter()
 
-    def _read(self) -> np.ndarray:
+    def _read(self, into: np.ndarray | None = None) -> np.ndarray:
         self.next_due += 1.0 / self.fps
         delay = self.next_due - time.perf_counter()
         if delay > 0:

@@ -101,8 +101,9 @@ class HttpSink(Sink):
         print(f"segnet: live view at {self.url}", file=sys.stderr)
 
     def write(self, frame: SinkFrame) -> None:
+        image = frame.image.copy()  # the pipeline reuses its buffers; the page encodes this one later
         with self.condition:
-            self.image = frame.image
+            self.image = image
             self.sequence += 1
             self.condition.notify_all()
         self.written += 1

@@ -23,6 +23,7 @@ from segnet.spec import (
     IMAGENET_STD,
     SPEC_KEY,
     Artifact,
+    FramePath,
     ModelSpec,
     read_sidecar,
 )
@@ -44,6 +45,9 @@ class ModelIO:
     logits_name: str | None  # per-class logits output
     foreign: bool = False
     notes: list[str] = field(default_factory=list)
+    frame: FramePath | None = None  # the frame path is in the graph: frames in, outputs at the frame's size
+    alpha_name: str | None = None  # the per-class overlay weights input of a frame-path model
+    output_names: list[str] = field(default_factory=list)
 
 
 def load_classes(option: ClassesOption) -> tuple[list[str], list[tuple[int, int, int]]]:
@@ -106,16 +110,19 @@ def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | No
             color_order: str | None = None, input_size: tuple[int, int] | None = None) -> ModelIO:
     """Work out the ModelIO of an activated backend's model; explicit options override the spec."""
     inputs, outputs = backend.inputs, backend.outputs
+    found = read_sidecar(model_path)
+    spec, artifact = found if found else (None, None)
+    meta_spec, meta_artifact = _spec_from_metadata(getattr(backend, "metadata", {}) or {})
+    spec, artifact = spec or meta_spec, artifact or meta_artifact
+    frame = artifact.frame_path if artifact is not None else None
+    if frame is not None and spec is not None:
+        return _frame_io(model_path, spec, frame, inputs, outputs, mean, std, input_size)
     if len(inputs) != 1:
         raise SegnetError(f"{model_path}: expected one input tensor, the model has {len(inputs)} "
                           f"({', '.join(i.name for i in inputs)})")
     tensor = _static(inputs[0])
     if len(tensor.shape) != 4:
         raise SegnetError(f"{model_path}: input {tensor.name!r} has shape {tensor.shape}; expected 4-D NCHW/NHWC")
-    found = read_sidecar(model_path)
-    spec, artifact = found if found else (None, None)
-    meta_spec, meta_artifact = _spec_from_metadata(getattr(backend, "metadata", {}) or {})
-    spec, artifact = spec or meta_spec, artifact or meta_artifact
     notes: list[str] = []
     embedded = artifact.embedded_preprocess if artifact else (
         tensor.dtype == np.uint8 and tensor.shape[-1] in (1, 3))
@@ -143,7 +150,27 @@ def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | No
         size = spec.input_size
     return ModelIO(spec=spec, input_name=tensor.name, input_size=size, embedded_preprocess=bool(embedded),
                    input_dtype=tensor.dtype, batch=tensor.shape[0], labels_name=labels_name,
-                   logits_name=logits_name, foreign=foreign, notes=notes)
+                   logits_name=logits_name, foreign=foreign, notes=notes, output_names=[o.name for o in outputs])
+
+
+def _frame_io(model_path: str | Path, spec: ModelSpec, frame: FramePath, inputs: list[TensorInfo],
+              outputs: list[TensorInfo], mean: Sequence[float] | None, std: Sequence[float] | None,
+              input_size: tuple[int, int] | None) -> ModelIO:
+    """The ModelIO of a model with the frame path in its graph (checked against the backend's tensors)."""
+    if mean is not None or std is not None or input_size is not None:
+        raise SegnetError(f"{model_path}: the frame path (resize and normalisation) is inside this model; "
+                          "--mean/--std/--input-size do not apply")
+    names = {i.name: _static(i) for i in inputs}
+    wanted = {"frame"} | ({"alpha"} if "overlay" in frame.outputs else set())
+    if set(names) != wanted or not {o.name for o in outputs} >= set(frame.outputs):
+        raise SegnetError(f"{model_path}: its tensors ({', '.join(names)} -> {', '.join(o.name for o in outputs)}) "
+                          f"do not match its frame-path description ({', '.join(frame.outputs)}); re-export it")
+    tensor = names["frame"]
+    return ModelIO(spec=spec, input_name="frame", input_size=spec.input_size, embedded_preprocess=True,
+                   input_dtype=tensor.dtype, batch=tensor.shape[0],
+                   labels_name="labels" if "labels" in frame.outputs else None,
+                   logits_name="logits" if "logits" in frame.outputs else None, frame=frame,
+                   alpha_name="alpha" if "alpha" in names else None, output_names=list(frame.outputs))
 
 
 def _override(spec: ModelSpec, names: list[str], palette: list[tuple[int, int, int]],

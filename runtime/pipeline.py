@@ -1,5 +1,11 @@
 """The streaming pipeline: capture, inference and render/write in threads joined by bounded queues.
 
+Frames travel in the Segmenter's FrameSlots, a fixed pool of them reused frame after frame: the source
+decodes into a slot's frame (straight into the backend's input memory where it can), the backend writes
+its outputs into the slot, the sinks get them from there, then the slot goes back to the pool. Backends that
+overlap inferences (TensorRT's two buffer sets) get frame n+1 submitted before frame n is collected. Models
+with the frame path in their graph give the overlay itself: the host touches no pixel.
+
 Files: three threads (capture+decode, inference, render+write) so decoding and encoding overlap inference;
 small blocking queues, every frame is processed, none dropped. Live sources (cameras, streams, paced
 synthetic): a capture thread feeding a one-slot queue where the newest frame replaces a waiting one (counted
@@ -11,6 +17,7 @@ SIGINT/SIGTERM stop the run cleanly: capture stops, the queued frames are finish
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import threading
@@ -22,9 +29,11 @@ from typing import Any, TextIO
 import numpy as np
 from segnet.runtime import render
 from segnet.runtime.run_stats import RunStats
-from segnet.runtime.segmenter import Segmenter
+from segnet.runtime.segmenter import FrameSlot, Job, Segmenter
 from segnet.runtime.sinks import Sink, SinkFrame
 from segnet.runtime.sources import Source
+
+from segnet.errors import SegnetError
 
 
 class FrameQueue:
@@ -34,7 +43,9 @@ class FrameQueue:
     switch and a GIL hand-over on the inference thread's core), a waiting producer is woken once the queue
     has drained to half its capacity, and a waiting consumer once `wake_consumer_at` items are queued."""
 
-    def __init__(self, capacity: int, drop_oldest: bool, wake_consumer_at: int = 1) -> None:
+    def __init__(self, capacity: int, drop_oldest: bool, wake_consumer_at: int = 1,
+                 on_drop: Callable[[Any], None] | None = None) -> None:
+        self.on_drop = on_drop  # gets each item a full live queue discards
         self.items: deque[Any] = deque()
         self.capacity = capacity
         self.drop_oldest = drop_oldest
@@ -50,8 +61,10 @@ class FrameQueue:
             dropped = 0
             if len(self.items) >= self.capacity:
                 if self.drop_oldest:
-                    self.items.popleft()
+                    old = self.items.popleft()
                     dropped = 1
+                    if self.on_drop is not None:
+                        self.on_drop(old)
                 else:
                     self.producer_waiting = True
                     while len(self.items) > self.refill_at and not stopping.is_set():
@@ -80,9 +93,54 @@ class FrameQueue:
         with self.condition:
             self.condition.notify_all()
 
+    def ready(self) -> bool:
+        """Whether an item is waiting (a hint: another thread may change it right after)."""
+        return bool(self.items)
+
     def close(self) -> None:
         with self.condition:
             self.closed = True
+            self.condition.notify_all()
+
+
+class SlotPool:
+    """The FrameSlots of a run: at most `size` exist; `acquire` hands out a free one (None: make one, while
+    fewer than `size` exist) and waits when all are in use, until `release` or the run stops."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.free: deque[FrameSlot] = deque()
+        self.issued = 0
+        self.condition = threading.Condition()
+
+    def acquire(self, stopping: threading.Event) -> tuple[bool, FrameSlot | None]:
+        """(True, slot or None to make) or (False, None) when the run stops first."""
+        with self.condition:
+            while not self.free and self.issued >= self.size and not stopping.is_set():
+                self.condition.wait()
+            if stopping.is_set():
+                return False, None
+            if self.free:
+                return True, self.free.popleft()
+            self.issued += 1
+            return True, None
+
+    def release(self, slot: FrameSlot) -> None:
+        with self.condition:
+            self.free.append(slot)
+            self.condition.notify()
+
+    def fill(self, make: Callable[[], FrameSlot]) -> None:
+        """Make every slot not made yet now (at the first frame), so none is allocated mid-stream."""
+        while True:
+            with self.condition:
+                if self.issued >= self.size:
+                    return
+                self.issued += 1
+            self.release(make())
+
+    def wake(self) -> None:
+        with self.condition:
             self.condition.notify_all()
 
 
@@ -108,9 +166,13 @@ class Pipeline:
         self.stats = RunStats(window=stats_window, class_names=spec.class_names)
         live = source.live
         self.inline_render = live if inline_render is None else inline_render
-        self.captured = FrameQueue(1 if live else queue_size, drop_oldest=live)
+        self.captured = FrameQueue(1 if live else queue_size, drop_oldest=live, on_drop=self._dropped)
         self.segmented = FrameQueue(1 if live else queue_size, drop_oldest=live,
-                                    wake_consumer_at=1 if live else queue_size // 2)
+                                    wake_consumer_at=1 if live else queue_size // 2, on_drop=self._dropped)
+        self.in_flight = max(1, int(getattr(segmenter.backend, "max_in_flight", 1)))
+        # every slot a frame can be in: both queues, in flight, being captured, being written
+        self.slots = SlotPool(self.captured.capacity + self.segmented.capacity + self.in_flight + 2)
+        self._check_outputs()
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []
         self.hud_text: list[str] = []
@@ -121,6 +183,23 @@ class Pipeline:
         self.stopping.set()
         self.captured.wake()
         self.segmented.wake()
+        self.slots.wake()
+
+    def _check_outputs(self) -> None:
+        """What the run asks for must be there: a class map for the class statistics and host panels."""
+        frame = self.segmenter.frame_path
+        if frame is None or "labels" in frame.outputs:
+            return
+        missing = [m for m in self.visualize if m not in frame.outputs]
+        if self.class_stats or missing:
+            what = "--class-stats" if self.class_stats else f"--visualize {','.join(missing)}"
+            raise SegnetError(f"{self.segmenter.model_path}: {what} needs a class map or that output, and the "
+                              f"model outputs {','.join(frame.outputs)}; re-export with --outputs "
+                              f"{','.join(dict.fromkeys([*frame.outputs, *missing, 'labels']))}")
+
+    def _dropped(self, item: tuple[Any, ...]) -> None:
+        """A live queue replaced this frame by a newer one: its slot is free again."""
+        self.slots.release(item[1])
 
     # -- the three stages ------------------------------------------------------------------------------
     def _guard(self, name: str, body: Callable[[], None], closes: FrameQueue | None) -> Callable[[], None]:
@@ -142,31 +221,55 @@ class Pipeline:
     def _capture(self) -> None:
         index = 0
         while not self.stopping.is_set():
+            ok, slot = self.slots.acquire(self.stopping)
+            if not ok:
+                break
             start = time.perf_counter()
-            frame = self.source.read()
+            frame = self.source.read(into=None if slot is None else self.segmenter.capture_target(slot))
+            if frame is not None:
+                made = slot is None
+                slot = self.segmenter.load(slot, frame)
+                if made and index == 0:
+                    self.slots.fill(functools.partial(self.segmenter.new_slot, frame.shape))
             stamp = time.perf_counter()  # when the frame was grabbed: end-to-end latency starts here
             self.stats.skipped, self.stats.reconnects = self.source.skipped, self.source.reconnects
             if frame is None:
+                if slot is not None:
+                    self.slots.release(slot)
                 break
-            dropped = self.captured.put((index, frame, stamp), self.stopping)
+            assert slot is not None
+            dropped = self.captured.put((index, slot, stamp), self.stopping)
             self.stats.record({"capture": (stamp - start) * 1000.0}, frames_in=1, dropped=dropped)
             index += 1
 
     def _infer(self) -> None:
+        """Submit each frame; collect the oldest once `in_flight` are running, or when nothing is waiting
+        to overlap with (so a live frame is never held back for the next one)."""
+        running: deque[tuple[int, Job, float]] = deque()
         while True:
+            if running and not self.captured.ready():
+                self._collect(*running.popleft())
+                continue
             item = self.captured.get()
             if item is None:
-                return
-            index, frame, stamp = item
-            class_map = self.segmenter.predict(frame)
-            timing = self.segmenter.last_timing
-            times = {"pre": timing["pre"], "inference": timing["infer"], "post": timing["post"]}
-            if self.inline_render:
-                self.stats.add_times(times)
-                self._emit(index, frame, stamp, class_map)
-            else:
-                dropped = self.segmented.put((index, frame, stamp, class_map), self.stopping)
-                self.stats.record(times, dropped=dropped)
+                break
+            index, slot, stamp = item
+            running.append((index, self.segmenter.submit(slot, self.alpha, self.ignore_class), stamp))
+            while len(running) >= self.in_flight:
+                self._collect(*running.popleft())
+        while running:
+            self._collect(*running.popleft())
+
+    def _collect(self, index: int, job: Job, stamp: float) -> None:
+        slot = job.result()
+        timing = job.timing
+        times = {"pre": timing["pre"], "inference": timing["infer"], "post": timing["post"]}
+        if self.inline_render:
+            self.stats.add_times(times)
+            self._emit(index, slot, stamp)
+        else:
+            dropped = self.segmented.put((index, slot, stamp), self.stopping)
+            self.stats.record(times, dropped=dropped)
 
     def _render_and_write(self) -> None:
         while True:
@@ -175,28 +278,39 @@ class Pipeline:
                 return
             self._emit(*item)
 
-    def _emit(self, index: int, frame: np.ndarray, stamp: float, class_map: np.ndarray) -> None:
-        """Render one frame, hand it to every sink and record its times."""
-        start = time.perf_counter()
-        image = self.render(frame, class_map)
-        mid = time.perf_counter()
-        out = SinkFrame(index=index, image=image, class_map=class_map)
-        for sink in self.sinks:
-            sink.write(out)
-        end = time.perf_counter()
-        self.stats.record({"render": (mid - start) * 1000.0, "write": (end - mid) * 1000.0,
-                           "end_to_end": (end - stamp) * 1000.0}, frames_out=1)
-        if self.class_stats:
-            self.stats.add_class_map(index, class_map)
+    def _emit(self, index: int, slot: FrameSlot, stamp: float) -> None:
+        """Render one frame, hand it to every sink, record its times and free its slot."""
+        try:
+            start = time.perf_counter()
+            image = self.render(slot)
+            mid = time.perf_counter()
+            out = SinkFrame(index=index, image=image, class_map=slot.labels)
+            for sink in self.sinks:
+                sink.write(out)
+            end = time.perf_counter()
+            self.stats.record({"render": (mid - start) * 1000.0, "write": (end - mid) * 1000.0,
+                               "end_to_end": (end - stamp) * 1000.0}, frames_out=1)
+            if self.class_stats and slot.labels is not None:
+                self.stats.add_class_map(index, slot.labels)
+        finally:
+            self.slots.release(slot)
         if any(sink.stop_requested for sink in self.sinks):
             self.stop()
 
-    def render(self, frame: np.ndarray, class_map: np.ndarray) -> np.ndarray:
-        """The picture sinks get: overlay and/or mask, with legend and HUD when asked for."""
-        image = render.compose(frame, class_map, self.lut, self.visualize, self.alpha, self.ignore_class)
+    def render(self, slot: FrameSlot) -> np.ndarray:
+        """The picture sinks get: overlay and/or mask (the model's own outputs where it gives them, else
+        drawn on the host into the slot's buffers), with legend and HUD when asked for."""
+        outputs = slot.outputs if self.segmenter.frame_path is not None else {}
+        if all(mode in outputs for mode in self.visualize):
+            image = render.side_by_side([outputs[mode][0] for mode in self.visualize], slot.buffers)
+        else:
+            assert slot.labels is not None
+            image = render.compose(slot.frame, slot.labels, self.lut, self.visualize, self.alpha, self.ignore_class,
+                                   slot.buffers)
         if self.legend:
             spec = self.segmenter.spec
-            present = np.flatnonzero(np.bincount(class_map.ravel(), minlength=spec.num_labels)).tolist()
+            present = None if slot.labels is None else np.flatnonzero(
+                render.class_counts(slot.labels, spec.num_labels)).tolist()
             render.draw_legend(image, spec.class_names, spec.palette, present)
         if self.hud and self.hud_text:
             render.draw_hud(image, self.hud_text)

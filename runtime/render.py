@@ -69,6 +69,14 @@ def overlay(frame: np.ndarray, class_map: np.ndarray, lut: np.ndarray, alpha: fl
     return blended
 
 
+def class_counts(class_map: np.ndarray, num_labels: int) -> np.ndarray:
+    """Pixels per label 0..num_labels-1 of a uint8 class map (OpenCV's histogram: no frame-sized
+    temporary, unlike np.bincount, which widens the map to int64 first)."""
+    labels = np.ascontiguousarray(class_map, dtype=np.uint8)
+    hist = cv2.calcHist([labels.reshape(labels.shape[0], -1)], [0], None, [256], [0, 256])
+    return hist.ravel()[:num_labels].astype(np.int64)
+
+
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """A 3-channel BGR view of a grayscale (HxW or HxWx1) or BGR image."""
     if image.ndim == 2 or image.shape[2] == 1:

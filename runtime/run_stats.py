@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from segnet.runtime import render
 from segnet.runtime.stats import LatencyStats
 
 STAGES = ("capture", "pre", "inference", "post", "render", "write", "end_to_end")
@@ -89,7 +90,7 @@ class RunStats:
     def add_class_map(self, index: int, class_map: np.ndarray) -> None:
         """Record the share of pixels of each class in one frame."""
         labels = len(self.class_names) if self.class_names else 256
-        counts = np.bincount(class_map.ravel(), minlength=labels)[:labels]
+        counts = render.class_counts(class_map, labels)
         share = counts / max(1, class_map.size)
         with self.lock:
             self.class_frames.append((index, [round(float(v), 6) for v in share]))

@@ -5,6 +5,11 @@ uint8 NHWC BGR (models with embedded preprocessing) or normalise with the spec's
 order into float NCHW. Postprocessing: the model's "labels" (argmax in the graph) or an argmax of its
 "logits" (logit > 0 for binary models), scaled to the frame with INTER_NEAREST; filter_mode="linear"
 upsamples the logits bilinearly before the argmax for smooth edges.
+
+Models exported with the frame path in the graph (`segnet export --frame-size`) take the frame itself and
+give the class map / overlay at the frame's size: the host does no per-pixel work. Streaming goes through
+`FrameSlot`s (`new_slot`, `submit`): memory for one frame in flight, allocated once per frame shape from
+the backend (pinned or GPU-mapped for TensorRT), written by the source and the backend in place.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,15 +25,51 @@ import cv2
 import numpy as np
 from segnet.runtime import model_io, render
 from segnet.runtime.backends import Backend, open_backend
+from segnet.runtime.backends.base import Pending
 
 from segnet.errors import SegnetError
-from segnet.spec import ModelSpec
+from segnet.spec import FramePath, ModelSpec
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11
 
 FILTER_MODES = ("point", "linear")
 MAX_RESIZE_CHANNELS = 512  # OpenCV's channel limit for cv2.resize
+
+
+@dataclass
+class FrameSlot:
+    """Memory for one frame in flight, reused frame after frame: `frame` is where the source writes the
+    frame (H x W x C uint8), `outputs` what the backend writes, `labels` the H x W class map at the frame's
+    size (a view of the "labels" output when the graph gives it there; None when the model has none) and
+    `buffers` the reused arrays of host rendering (segnet.runtime.render.buffer)."""
+
+    frame: np.ndarray
+    feed: np.ndarray  # the array the backend reads (frame models: frame with a batch axis)
+    outputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    buffers: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.frame.shape)
+
+
+class Job:
+    """A frame submitted to the backend; `result()` waits for it and returns its slot, filled in."""
+
+    def __init__(self, slot: FrameSlot, pending: Pending, finish: Callable[[Job], None], pre_ms: float) -> None:
+        self.slot, self._pending, self._finish = slot, pending, finish
+        self.submitted = time.perf_counter()
+        self.timing: dict[str, float] = {"pre": pre_ms, "infer": 0.0, "post": 0.0}  # ms, complete after result()
+        self.done = False
+
+    def result(self) -> FrameSlot:
+        if not self.done:
+            self._pending.result()
+            self._finish(self)
+            self.done = True
+        return self.slot
 
 
 def _note(message: str) -> None:
@@ -66,6 +108,7 @@ class Segmenter:
             raise SegnetError(f"{model_path}: filter mode 'linear' needs a logits output and this model only "
                               "outputs labels; re-export with logits kept, or use --filter-mode point")
         self.filter_mode = filter_mode
+        self.log = log
         self.notes = list(self.io.notes)
         for message in self.notes if log else ():
             log(message)  # type: ignore[misc]
@@ -75,6 +118,12 @@ class Segmenter:
         self._shift = (-np.asarray(spec.mean, np.float32) / std_arr).astype(np.float32)
         self._lut = render.color_lut(spec.palette)
         self.last_timing: dict[str, float] = {}
+        self._host: dict[str, np.ndarray] = {}  # reused network-size arrays of the host path
+        self._slots: dict[tuple[int, ...], FrameSlot] = {}  # predict()'s slots of frame-path models
+        self._alpha: dict[tuple[float, int | None], np.ndarray] = {}
+        if self.io.frame is not None and filter_mode == "linear" and self.io.frame.upsample != "linear":
+            self.notes.append("the model scales its class map to the frame itself (nearest); --filter-mode linear "
+                              "needs a re-export with --upsample linear")
 
     @property
     def spec(self) -> ModelSpec:
@@ -84,6 +133,11 @@ class Segmenter:
     def input_size(self) -> tuple[int, int]:
         """(height, width) of the network input."""
         return self.io.input_size
+
+    @property
+    def frame_path(self) -> FramePath | None:
+        """The frame path in the model's graph (frames in, outputs at the frame's size), if it has one."""
+        return self.io.frame
 
     def close(self) -> None:
         """Release the backend."""
@@ -197,11 +251,29 @@ class Segmenter:
         """Class maps (H x W uint8, each at its frame's size) for several frames in one inference."""
         if not len(frames):
             return []
+        if self.io.frame is not None:
+            return [self._predict_frame(f) for f in frames]
         outputs = self._run(frames)
         start = time.perf_counter()
         maps = [self._class_map(outputs, i, f.shape[:2]) for i, f in enumerate(frames)]
         self.last_timing["post"] = (time.perf_counter() - start) * 1000.0
         return maps
+
+    def _predict_frame(self, frame: np.ndarray) -> np.ndarray:
+        """The class map of one frame through a frame-path model (a copy of its slot's labels)."""
+        if self.io.labels_name is None:
+            raise SegnetError(f"{self.model_path}: the model outputs no class map ({', '.join(self.io.output_names)}); "
+                              "re-export it with 'labels' in --outputs")
+        if frame is None or frame.size == 0:
+            raise SegnetError(f"expected an HxW or HxWx3 image, got {None if frame is None else frame.shape}")
+        slot = self._slots.get(self.frame_shape_for(frame.shape))
+        slot = self.load(slot if slot is not None else self.new_slot(frame.shape), frame)
+        self._slots[slot.shape] = slot
+        labels = self.segment(slot).labels
+        assert labels is not None
+        if labels.shape != frame.shape[:2]:
+            return cv2.resize(labels, frame.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        return labels.copy()
 
     def predict(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The class map (H x W uint8) of one BGR frame, at the frame's size."""
@@ -219,6 +291,248 @@ class Segmenter:
             logits = self._resize_logits(logits, frame_bgr.shape[:2])
         self.last_timing["post"] = (time.perf_counter() - start) * 1000.0
         return logits
+
+    # -- streaming: slots ---------------------------------------------------------------------------
+    def frame_shape_for(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """The frame shape a slot takes for source frames of `shape`: their own, or the fixed frame size of a
+        frame-path model (frames of another size are then resized on the host), with the model's channels."""
+        frame = self.io.frame
+        channels = (1 if frame.channels == "gray" else 3) if frame else 3
+        height, width = shape[:2]
+        if frame is not None and frame.size is not None:
+            height, width = frame.size
+        elif frame is not None:
+            lo, hi = frame.min_size or (1, 1), frame.max_size or (height, width)
+            if not (lo[0] <= height <= hi[0] and lo[1] <= width <= hi[1]):
+                raise SegnetError(f"{self.model_path}: frames of {height}x{width} are outside the model's frame "
+                                  f"sizes {lo[0]}x{lo[1]} to {hi[0]}x{hi[1]}; re-export with a wider "
+                                  "--frame-min/--frame-max")
+        return int(height), int(width), channels
+
+    def new_slot(self, shape: tuple[int, ...]) -> FrameSlot:
+        """Memory for frames of `shape` (see frame_shape_for), from the backend where it reads or writes it."""
+        height, width, channels = self.frame_shape_for(shape)
+        allocate = self.backend.allocate
+        frame = self.io.frame
+        if frame is None:
+            image = np.empty((height, width, channels), np.uint8)
+            return FrameSlot(frame=image, feed=image, outputs=self._host_outputs(allocate),
+                             labels=np.empty((height, width), np.uint8))
+        feed = allocate((1, height, width, channels), np.dtype(np.uint8))
+        outputs = {name: allocate(self._output_shape(name, height, width), self._output_dtype(name))
+                   for name in frame.outputs}
+        labels = None
+        if "labels" in outputs:
+            labels = outputs["labels"][0] if frame.labels_size == "frame" else np.empty((height, width), np.uint8)
+        return FrameSlot(frame=feed[0], feed=feed, outputs=outputs, labels=labels)
+
+    def _output_shape(self, name: str, height: int, width: int) -> tuple[int, ...]:
+        net_h, net_w = self.io.input_size
+        classes = self.spec.num_classes
+        return {"overlay": (1, height, width, 3), "mask": (1, height, width, 3), "logits": (1, classes, net_h, net_w),
+                "probs": (1, classes, net_h, net_w),
+                "labels": (1, height, width) if self.io.frame.labels_size == "frame" else (1, net_h, net_w),  # type: ignore[union-attr]
+                }[name]
+
+    def _output_dtype(self, name: str) -> np.dtype:
+        by_name = {o.name: o.dtype for o in self.backend.outputs}
+        return np.dtype(by_name.get(name, np.float32))
+
+    def _host_outputs(self, allocate: Callable[..., np.ndarray]) -> dict[str, np.ndarray]:
+        """Backend outputs of a plain model for one frame (batch 1): its labels or its logits."""
+        if self.io.batch not in (None, 1):
+            return {}  # a fixed batch above 1 goes through predict (padding), without reused outputs
+        net_h, net_w = self.io.input_size
+        use_logits = self.io.logits_name and (self.filter_mode == "linear" or not self.io.labels_name)
+        name = self.io.logits_name if use_logits else self.io.labels_name
+        info = {o.name: o for o in self.backend.outputs}[name]  # type: ignore[index]
+        if use_logits:
+            shape: tuple[int, ...] = (1, self.spec.num_classes, net_h, net_w)
+        else:
+            shape = (1, net_h, net_w) if len(info.shape) == 3 else (1, 1, net_h, net_w)
+        return {name: allocate(shape, info.dtype)}  # type: ignore[dict-item]
+
+    def capture_target(self, slot: FrameSlot) -> np.ndarray | None:
+        """The array a source should read the next frame into: the slot's frame where frames go in as
+        OpenCV captures them (BGR), else the slot's staging buffer (None until the first frame)."""
+        frame = self.io.frame
+        if frame is None or frame.channels == "bgr":
+            return slot.frame
+        return slot.buffers.get("capture")
+
+    def load(self, slot: FrameSlot | None, frame: np.ndarray) -> FrameSlot:
+        """Put a captured BGR frame into `slot` (nothing to do when the source wrote it there), converting it
+        to the model's frame format and size where they differ; returns the slot, a new one when the frame
+        shape changed (dynamic sizes, plain models)."""
+        if frame.dtype != np.uint8 or frame.ndim not in (2, 3):
+            raise SegnetError(f"expected a uint8 HxW or HxWx3 frame, got {frame.dtype} {frame.shape}")
+        if slot is not None and np.shares_memory(frame, slot.frame):
+            return slot
+        if slot is None or self.frame_shape_for(frame.shape) != slot.shape:
+            slot = self.new_slot(frame.shape)
+        path = self.io.frame
+        channels = path.channels if path is not None else "bgr"
+        if path is not None and channels != "bgr":
+            slot.buffers["capture"] = frame  # the source reads the next frame into it
+        if frame.ndim == 2 or frame.shape[2] == 1:
+            frame = frame.reshape(frame.shape[:2])
+            if channels != "gray":
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR if channels == "bgr" else cv2.COLOR_GRAY2RGB,
+                                     dst=render.buffer(slot.buffers, "color", (*frame.shape, 3)))
+        elif channels == "gray":
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=render.buffer(slot.buffers, "color", frame.shape[:2]))
+        elif channels == "rgb":
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=render.buffer(slot.buffers, "color", frame.shape))
+        target = slot.frame if slot.frame.shape[2] == 3 else slot.frame[..., 0]
+        if frame.shape[:2] == target.shape[:2]:
+            np.copyto(target, frame.reshape(target.shape))
+        else:  # a fixed-size frame-path model fed frames of another size
+            self._note_resize(frame.shape[:2], target.shape[:2])
+            cv2.resize(frame, target.shape[1::-1], dst=target, interpolation=cv2.INTER_AREA
+                       if frame.shape[0] >= target.shape[0] and frame.shape[1] >= target.shape[1] else cv2.INTER_LINEAR)
+        return slot
+
+    def _note_resize(self, got: tuple[int, ...], want: tuple[int, ...]) -> None:
+        if not getattr(self, "_resize_noted", False) and self.log:
+            self.log(f"frames are {got[0]}x{got[1]}, the model takes {want[0]}x{want[1]}: resizing them on the "
+                     f"host (export with --frame-size {got[0]} {got[1]}, or dynamic, to avoid it)")
+        self._resize_noted = True
+
+    def alpha_weights(self, alpha: float = 0.5, ignore: int | None = None) -> np.ndarray:
+        """The "alpha" input of a frame-path model: `alpha` for every class, 0 for `ignore` (cached)."""
+        key = (float(alpha), ignore)
+        if key not in self._alpha:
+            if not 0.0 <= alpha <= 1.0:
+                raise SegnetError(f"alpha must be within [0, 1], got {alpha}")
+            weights = np.full(self.spec.num_labels, alpha, np.float32)
+            if ignore is not None and 0 <= ignore < len(weights):
+                weights[ignore] = 0.0
+            self._alpha[key] = weights
+        return self._alpha[key]
+
+    def submit(self, slot: FrameSlot, alpha: float = 0.5, ignore: int | None = None) -> Job:
+        """Start segmenting the frame in `slot.frame`; the job's result() is the slot with its outputs,
+        `labels` and `last_timing` filled in. At most `backend.max_in_flight` jobs may be open at once."""
+        start = time.perf_counter()
+        if self.io.frame is not None:
+            feed = {"frame": slot.feed}
+            if self.io.alpha_name:
+                feed[self.io.alpha_name] = self.alpha_weights(alpha, ignore)
+            outputs, finish = slot.outputs, self._finish_frame_model
+        elif not slot.outputs:  # a fixed batch above 1: predict pads it
+            assert slot.labels is not None
+            np.copyto(slot.labels, self.predict(slot.frame))
+            return Job(slot, Pending({}), self._timed(self._finish_nothing), (time.perf_counter() - start) * 1000.0)
+        else:
+            feed = {self.io.input_name: self._preprocess_into(slot.frame)}
+            outputs, finish = slot.outputs, self._finish_host
+        pre_ms = (time.perf_counter() - start) * 1000.0
+        submitted = time.perf_counter()
+        job = Job(slot, self.backend.infer_async(feed, outputs), self._timed(finish), pre_ms)
+        job.submitted = submitted  # a backend that cannot overlap has run it already: that is inference time
+        return job
+
+    def segment(self, slot: FrameSlot, alpha: float = 0.5, ignore: int | None = None) -> FrameSlot:
+        """submit(...).result(): the slot with its outputs and class map."""
+        return self.submit(slot, alpha, ignore).result()
+
+    def _timed(self, finish: Callable[[FrameSlot], None]) -> Callable[[Job], None]:
+        """`finish` (the host's share after the backend) with the job's times recorded; last_timing too."""
+        def run(job: Job) -> None:
+            waited = time.perf_counter()
+            backend_times = dict(self.backend.last_timing)
+            finish(job.slot)
+            end = time.perf_counter()
+            job.timing.update(backend_times, infer=(waited - job.submitted) * 1000.0, post=(end - waited) * 1000.0)
+            self.last_timing = job.timing
+        return run
+
+    @staticmethod
+    def _finish_nothing(slot: FrameSlot) -> None:
+        return None
+
+    def _finish_frame_model(self, slot: FrameSlot) -> None:
+        """Class maps the graph gave at the network size are scaled to the frame (nearest) on the host."""
+        frame = self.io.frame
+        if slot.labels is not None and frame is not None and frame.labels_size == "network":
+            cv2.resize(slot.outputs["labels"][0], slot.labels.shape[::-1], dst=slot.labels,
+                       interpolation=cv2.INTER_NEAREST)
+
+    def _preprocess_into(self, frame: np.ndarray) -> np.ndarray:
+        """One frame -> the network input batch (1 x ...), in reused arrays (no allocation per frame)."""
+        height, width = self.io.input_size
+        channels = self.spec.in_channels
+        if channels == 1 and frame.ndim == 3 and frame.shape[2] == 3:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=self._array("gray", frame.shape[:2], np.uint8))
+        if frame.shape[:2] != (height, width):
+            shrink = frame.shape[0] >= height and frame.shape[1] >= width
+            resized = self._array("resized", (height, width) if frame.ndim == 2 else (height, width, frame.shape[2]),
+                                  np.uint8)
+            frame = cv2.resize(frame, (width, height), dst=resized,
+                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        if frame.ndim == 2:
+            frame = frame[..., None]
+        if self.io.embedded_preprocess:
+            batch = self._array("input", (1, height, width, channels), np.uint8)
+            np.copyto(batch[0], frame)
+            return batch
+        batch = self._array("input", (1, channels, height, width), np.float32)
+        rgb = channels == 3 and self.spec.color_order == "RGB"
+        for c in range(channels):
+            plane = batch[0, c]
+            np.multiply(frame[..., (2 - c) if rgb else c], self._scale[c], out=plane)
+            np.add(plane, self._shift[c], out=plane)
+        return batch
+
+    def _finish_host(self, slot: FrameSlot) -> None:
+        """The backend's labels or logits -> the class map at the frame's size, in reused arrays."""
+        assert slot.labels is not None
+        name, values = next(iter(slot.outputs.items()))
+        height, width = slot.labels.shape
+        if name == self.io.logits_name:
+            logits = values[0]
+            if self.filter_mode == "linear" and (height > logits.shape[1] or width > logits.shape[2]):
+                self._argmax_into(self._resize_logits_into(logits, (height, width)), slot.labels, channel_axis=2)
+                return
+            small = self._array("labels", logits.shape[1:], np.uint8)
+            self._argmax_into(logits, small, channel_axis=0)
+        else:
+            small = values.reshape(values.shape[-2:])
+            if small.dtype != np.uint8:
+                converted = self._array("labels", small.shape, np.uint8)
+                np.copyto(converted, small, casting="unsafe")
+                small = converted
+        if small.shape == (height, width):
+            np.copyto(slot.labels, small)
+        else:
+            cv2.resize(small, (width, height), dst=slot.labels, interpolation=cv2.INTER_NEAREST)
+
+    def _argmax_into(self, logits: np.ndarray, out: np.ndarray, channel_axis: int) -> None:
+        """Class indices of `logits` (classes along `channel_axis`) into uint8 `out`; binary: logit > 0."""
+        if logits.shape[channel_axis] == 1:
+            np.greater(logits.take(0, axis=channel_axis), 0, out=out, casting="unsafe")
+            return
+        index = self._array("argmax" if channel_axis == 0 else "argmax_frame", out.shape, np.intp)
+        np.argmax(logits, axis=channel_axis, out=index)
+        np.copyto(out, index, casting="unsafe")
+
+    def _resize_logits_into(self, logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Bilinear H x W x C logits at `size` (reused arrays; OpenCV, at most 512 classes)."""
+        height, width = size
+        classes = logits.shape[0]
+        if classes > MAX_RESIZE_CHANNELS:
+            return self._resize_logits(logits, size).transpose(1, 2, 0)
+        hwc = self._array("logits_hwc", (logits.shape[1], logits.shape[2], classes), np.float32)
+        np.copyto(hwc, logits.transpose(1, 2, 0))
+        out = self._array("logits_frame", (height, width, classes), np.float32)
+        resized = cv2.resize(hwc, (width, height), dst=out if classes > 1 else out[..., 0],
+                             interpolation=cv2.INTER_LINEAR)
+        return resized.reshape(height, width, classes)
+
+    def _array(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        found = render.buffer(self._host, name, tuple(shape), dtype)
+        assert found is not None
+        return found
 
     def colorize(self, class_map: np.ndarray) -> np.ndarray:
         """Class map -> BGR image in the model's palette."""

@@ -32,11 +32,12 @@ VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", 
 
 @dataclass
 class SinkFrame:
-    """One processed frame as sinks receive it."""
+    """One processed frame as sinks receive it. Its arrays live in buffers the pipeline reuses for later
+    frames: valid during `write`, a sink that keeps one for later copies it."""
 
     index: int  # position in the source
     image: np.ndarray  # the rendered picture (overlay / mask / both, HUD, legend), BGR uint8
-    class_map: np.ndarray  # H x W uint8 class indices at the frame's size
+    class_map: np.ndarray | None  # H x W uint8 class indices at the frame's size (None: the model gives none)
 
 
 class Sink:
@@ -135,7 +136,7 @@ class FolderSink(Sink):
 
     def write(self, frame: SinkFrame) -> None:
         self._png(f"{frame.index:06d}.png", frame.image)
-        if self.class_maps:
+        if self.class_maps and frame.class_map is not None:
             self._png(f"{frame.index:06d}_classes.png", frame.class_map)
         self.written += 1
 

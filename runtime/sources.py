@@ -59,7 +59,9 @@ def gstreamer_available() -> bool:
 
 class Source:
     """Base class: `read()` returns the next BGR uint8 frame or None at the end; handles loop and max_frames.
-    Subclasses implement `_open`, `_read` (None = end of stream) and, for files, `_rewind`."""
+    `read(into=array)` decodes into `array` where the source can (OpenCV captures of the same frame shape:
+    the frame returned is then `array` itself). Subclasses implement `_open`, `_read(into)` (None = end of
+    stream) and, for files, `_rewind`."""
 
     live = False
 
@@ -79,13 +81,13 @@ class Source:
             self.is_open = True
         return self
 
-    def read(self) -> np.ndarray | None:
+    def read(self, into: np.ndarray | None = None) -> np.ndarray | None:
         if self.max_frames is not None and self.frames >= self.max_frames:
             return None
-        frame = self._read()
+        frame = self._read(into)
         if frame is None and self.loop and not self.live and self.frames > 0:
             self._rewind()
-            frame = self._read()
+            frame = self._read(into)
         if frame is not None:
             self.frames += 1
         return frame
@@ -113,7 +115,7 @@ class Source:
     def _open(self) -> None:
         pass
 
-    def _read(self) -> np.ndarray | None:
+    def _read(self, into: np.ndarray | None = None) -> np.ndarray | None:
         raise NotImplementedError
 
     def _rewind(self) -> None:
@@ -177,10 +179,13 @@ class CaptureSource(Source):
         self.pass_skipped = 0  # frames skipped in this pass
         self.pending_bad = 0
 
-    def _read(self) -> np.ndarray | None:
+    def _read(self, into: np.ndarray | None = None) -> np.ndarray | None:
         bad = 0
         while True:
-            ok, frame = self.capture.read() if self.capture is not None else (False, None)
+            if self.capture is None:
+                ok, frame = False, None
+            else:  # OpenCV decodes into `into` when its shape and type fit, else it allocates
+                ok, frame = self.capture.read() if into is None else self.capture.read(image=into)
             if ok and frame is not None and frame.size:
                 self._skip(self.pending_bad)  # failures followed by a good frame were bad frames
                 self.pending_bad = 0
@@ -244,7 +249,7 @@ class ImageFilesSource(Source):
         self.paths = paths
         self.position = 0
 
-    def _read(self) -> np.ndarray | None:
+    def _read(self, into: np.ndarray | None = None) -> np.ndarray | None:
         while self.position < len(self.paths):
             path = self.paths[self.position]
             self.position += 1
@@ -280,7 +285,7 @@ class SyntheticSource(Source):
         self.scenes = iter(SceneSequence(size=self.size, seed=self.seed))
         self.next_due = time.perf_counter()
 
-    def _read(self) -> np.ndarray | None:
+    def _read(self, into: np.ndarray | None = None) -> np.ndarray | None:
         if self.limit is not None and self.produced >= self.limit:
             return None
         if self.fps:

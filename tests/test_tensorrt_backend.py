@@ -379,3 +379,65 @@ def test_two_in_flight_with_outputs(monkeypatch, tmp_path, integrated):
         for i, out in enumerate(outs):
             np.testing.assert_allclose(out, 2 * _frame(40 + i), rtol=1e-6)
         assert "cudaStreamWaitEvent" in cudart.names()  # the second set still waited for the first's compute
+
+
+def _frame_engine(monkeypatch, tmp_path: Path, **cudart):
+    """A frame-path engine (uint8 frame + alpha in; overlay = frame // 2, labels = blue % 3 out) via the fakes."""
+    from segnet.spec import FramePath
+
+    def compute(inputs, wanted):
+        frame = inputs["frame"]
+        return {"overlay": frame // 2, "labels": (frame[..., 0] % 3).astype(np.uint8)}
+
+    size = (8, 12)
+    script = Script(inputs=[Tensor("frame", (1, *size, 3), "UINT8"), Tensor("alpha", (3,))],
+                    outputs=[Tensor("overlay", (1, *size, 3), "UINT8"), Tensor("labels", (1, *size), "UINT8")],
+                    compute=compute)
+    trt, fake_cudart = install(monkeypatch, "10.3", script, **cudart)
+    frame = FramePath(size=size, outputs=["overlay", "labels"]).to_dict()
+    onnx = tiny_onnx(tmp_path / "cam.onnx", shape=(1, *size, 3), frame=frame)
+    return build_engine(onnx, tmp_path / "cam.engine", BuildOptions(), log=lambda m: None), trt, fake_cudart
+
+
+@pytest.mark.parametrize("integrated", [True, False])
+def test_frame_engine_pipeline_captures_into_backend_memory_two_in_flight(monkeypatch, tmp_path, integrated):
+    """The streaming pipeline on a frame-path engine: slots live in pinned (Jetson: GPU-mapped) memory, the
+    frame goes to the GPU without a host copy, two frames are in flight, the sinks get the engine's overlay."""
+    import cv2
+    from runtime_helpers import write_video
+    from segnet.runtime.pipeline import Pipeline
+    from segnet.runtime.segmenter import Segmenter
+    from segnet.runtime.sinks import Sink
+    from segnet.runtime.sources import open_source
+
+    engine, _, cudart = _frame_engine(monkeypatch, tmp_path, integrated=integrated)
+    video = write_video(tmp_path / "in.avi", frames=10, height=8, width=12)
+    got: list[tuple[np.ndarray, np.ndarray]] = []
+
+    class Keep(Sink):
+        def write(self, frame):
+            got.append((frame.image.copy(), frame.class_map.copy()))
+
+    with Segmenter(engine, log=None) as seg, open_source(str(video)) as source:
+        assert seg.backend.max_in_flight == 2 and seg.frame_path.outputs == ["overlay", "labels"]
+        slot = seg.new_slot((8, 12, 3))
+        kinds = {cudart.allocations[a.ctypes.data].kind for a in (slot.feed, *slot.outputs.values())}
+        assert kinds == {"mapped" if integrated else "pinned"}
+        start = len(cudart.calls)
+        pipeline = Pipeline(seg, source, [Keep("keep")], alpha=0.5, status_stream=None)
+        assert pipeline.in_flight == 2
+        assert pipeline.run().frames_out == 10
+        h2d = _copies(cudart, start, "h2d")
+        frame_bytes = 8 * 12 * 3
+        feeds = {s.feed.ctypes.data for s in pipeline.slots.free}  # every slot is back in the pool
+        frame_copies = [args for args in h2d if args[2] == frame_bytes]
+        if integrated:
+            assert not frame_copies, "zero-copy: the GPU reads the captured frame where it lies"
+        else:
+            assert len(frame_copies) == 10, "one DMA per frame"
+            assert {args[1] for args in frame_copies} <= feeds, "straight from the slot the frame was decoded into"
+    capture = cv2.VideoCapture(str(video))
+    for image, labels in got:
+        _, frame = capture.read()
+        assert np.array_equal(image, frame // 2) and np.array_equal(labels, frame[..., 0] % 3)
+    assert cudart.live() == {"allocations": 0}

@@ -79,13 +79,45 @@ class OnnxRuntimeBackend(Backend):
         self.output_names = [out.name for out in self.session.get_outputs()]  # asked once, not per frame
         self.is_active = True
 
-    def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def infer(self, feed: dict[str, np.ndarray],
+              outputs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """With `outputs`, ONNX Runtime writes into those arrays (I/O binding: no output copies)."""
         if self.session is None:
             raise SegnetError("backend is not active: call activate() or use it as a context manager")
         start = time.perf_counter()
-        values = self.session.run(None, feed)
+        if outputs:
+            results = self._infer_bound(feed, outputs)
+        else:
+            results = dict(zip(self.output_names, self.session.run(None, feed)))
         self.last_timing = {"compute": (time.perf_counter() - start) * 1000.0}
-        return dict(zip(self.output_names, values))
+        return results
+
+    def _infer_bound(self, feed: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run with every input and the given outputs bound to caller memory; other outputs come back new."""
+        binding = self.session.io_binding()
+        for name, array in feed.items():
+            array = np.ascontiguousarray(array)
+            binding.bind_input(name, "cpu", 0, array.dtype, array.shape, array.ctypes.data)
+        for name in self.output_names:
+            out = outputs.get(name)
+            if out is None:
+                binding.bind_output(name, "cpu")
+                continue
+            if not out.flags.c_contiguous or not out.flags.writeable:
+                raise SegnetError(f"output {name!r}: expected a writable C-contiguous array, got a view")
+            binding.bind_output(name, "cpu", 0, out.dtype, out.shape, out.ctypes.data)
+        try:
+            self.session.run_with_iobinding(binding)
+        except Exception as exc:  # noqa: BLE001 (ORT's pybind exceptions derive from Exception only)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SegnetError(f"{self.model_path.name}: inference failed ({first}); check the output arrays' "
+                              "shapes and dtypes") from None
+        results = dict(outputs)
+        unbound = [n for n in self.output_names if n not in outputs]
+        if unbound:
+            values = binding.copy_outputs_to_cpu()
+            results.update({n: v for n, v in zip(self.output_names, values) if n in unbound})
+        return results
 
     def deactivate(self) -> None:
         self.session = None

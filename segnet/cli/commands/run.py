@@ -24,6 +24,7 @@ examples:
   segnet run model.onnx --source synthetic:// --output http://127.0.0.1:8080
   segnet run model.onnx --source road.mp4 --output out.mp4 --visualize overlay,mask --legend --stats run.json
   segnet run model.engine --source csi://0 --input-width 1280 --input-height 720 --output display://0 --hud
+  segnet run cam.onnx --source road.mp4 --output out.mp4     # exported with --frame-size: overlay from the graph
   segnet run other.onnx --source frames/ --output out/ --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --classes names.txt
 """
 
@@ -57,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--no-spinning", dest="spinning", action="store_const", const=False, default=None,
                        help="ONNX Runtime worker threads sleep instead of busy-waiting between frames "
                        "(frees CPU for capture/render on small or busy machines)")
+    model.add_argument("--cuda-graph", action="store_true",
+                       help="TensorRT: replay each frame's engine launch from a captured CUDA graph")
     model.add_argument("--filter-mode", default="point", choices=("point", "linear"),
                        help="linear: upsample logits bilinearly before the argmax (smoother edges)")
     model.add_argument("--mean", type=_floats, help="normalisation mean per channel, e.g. 0.485,0.456,0.406 "
@@ -94,6 +97,9 @@ def _check(args: argparse.Namespace) -> tuple[str, ...]:
         raise SegnetError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.threads is not None and args.threads < 1:
         raise SegnetError(f"--threads must be at least 1, got {args.threads}")
+    engine = str(args.model).lower().endswith((".engine", ".plan", ".trt"))
+    if args.cuda_graph and not (engine or args.backend == "tensorrt"):
+        raise SegnetError("--cuda-graph applies to TensorRT: run an .engine, or add --backend tensorrt")
     try:
         return parse_visualize(args.visualize)
     except ValueError as exc:
@@ -112,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     segmenter = Segmenter(args.model, backend=args.backend, device=args.device, mean=args.mean, std=args.std,
                           classes=args.classes, color_order=args.color_order, input_size=args.input_size,
                           filter_mode=args.filter_mode, threads=args.threads,
-                          **({} if args.spinning is None else {"spinning": args.spinning}))
+                          **({} if args.spinning is None else {"spinning": args.spinning}),
+                          **({"cuda_graph": True} if args.cuda_graph else {}))
     with segmenter:
         source = open_source(args.source, width=args.input_width, height=args.input_height, fps=args.input_rate,
                              loop=args.loop, max_frames=args.max_frames)
@@ -146,6 +153,11 @@ def _print_header(segmenter: Any, source: Any, sinks: list[Any]) -> None:
     providers = getattr(segmenter.backend, "active_providers", [])
     print(f"model   {segmenter.model_path} ({spec.arch}, {spec.num_labels} classes, input {height}x{width}, "
           f"backend {segmenter.backend.name}{' ' + ','.join(providers) if providers else ''})")
+    frame = segmenter.frame_path
+    if frame is not None:
+        size = f"{frame.size[0]}x{frame.size[1]}" if frame.size else "any size"
+        print(f"frames  in the graph: {frame.channels} frames of {size} -> {','.join(frame.outputs)} "
+              "(no per-pixel work on the host)")
     print(f"source  {source.uri} ({'live: stale frames are dropped' if source.live else 'file: every frame'})")
     for sink in sinks:
         print(f"output  {sink.describe()}")
