@@ -37,8 +37,15 @@ class SegmenterRunner(Runner):
                                    input_size=self.imgsz, threads=self.threads, log=None, **self.backend_options)
         io = self.segmenter.io
         self.batch = io.batch or self.batch
-        height, width = io.input_size
         rng = np.random.default_rng(self.seed)
+        if io.frame is not None:  # the frame path is in the graph: time it on one frame of its (largest) size
+            height, width = io.frame.size or io.frame.max_size or io.input_size
+            slot = self.segmenter.load(None, rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8))
+            self.feed = {io.input_name: slot.feed}
+            if io.alpha_name:
+                self.feed[io.alpha_name] = self.segmenter.alpha_weights()
+            return
+        height, width = io.input_size
         frames = rng.integers(0, 256, size=(self.batch, height, width, 3), dtype=np.uint8)
         self.feed = {io.input_name: self.segmenter.preprocess(list(frames))}
 

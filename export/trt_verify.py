@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from segnet.errors import SegnetError
+from segnet.spec import FramePath, read_sidecar
 
 
 def compare_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
@@ -26,6 +27,12 @@ def compare_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.nd
         if got.shape != ref.shape:
             raise SegnetError(f"output {name!r}: engine shape {got.shape} differs from ONNX Runtime's {ref.shape}")
         entry: dict[str, float] = {}
+        if ref.dtype == np.uint8 and ref.ndim == 4 and ref.shape[3] == 3:  # an overlay or mask: pixels within
+            diff = np.abs(got.astype(np.int16) - ref.astype(np.int16)).max(axis=3)  # 1 grey level agree
+            entry["max_abs_diff"] = float(diff.max()) if diff.size else 0.0
+            entry["agreement"] = float(np.mean(diff <= 1)) if diff.size else 1.0
+            result[name] = entry
+            continue
         if ref.dtype.kind == "f":
             entry["max_abs_diff"] = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) if ref.size else 0.0
             ref_map, got_map = (ref.argmax(1), got.argmax(1)) if ref.ndim == 4 and ref.shape[1] > 1 else (ref > 0, got > 0)
@@ -36,14 +43,20 @@ def compare_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.nd
     return result
 
 
-def random_feeds(inputs: list[Any], count: int, seed: int = 0) -> Iterator[dict[str, np.ndarray]]:
-    """`count` random feeds for the backend's inputs (dynamic dimensions as 1)."""
+def random_feeds(inputs: list[Any], count: int, seed: int = 0,
+                 frame: FramePath | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """`count` random feeds for the backend's inputs (dynamic dimensions as 1; a frame-path model's frame at
+    its largest size, its alpha within 0..1)."""
     rng = np.random.default_rng(seed)
     for _ in range(count):
         feed = {}
         for info in inputs:
             shape = tuple(d or 1 for d in info.shape)
-            if np.dtype(info.dtype).kind == "u":
+            if frame is not None and info.name == "frame":
+                shape = (shape[0], *(frame.size or frame.max_size or shape[1:3]), shape[3])
+            if frame is not None and info.name == "alpha":
+                feed[info.name] = rng.uniform(0, 1, size=shape).astype(info.dtype)
+            elif np.dtype(info.dtype).kind == "u":
                 feed[info.name] = rng.integers(0, 256, size=shape).astype(info.dtype)
             else:
                 feed[info.name] = rng.standard_normal(shape).astype(info.dtype)
@@ -69,6 +82,11 @@ def image_feeds(onnx_path: Path, data_root: Path, count: int, batch: int | None)
         for index in range(min(count, len(dataset))):
             image = dataset[index][0]
             frame = image[..., ::-1] if image.ndim == 3 and image.shape[2] == 3 else image
+            if segmenter.frame_path is not None:  # the frame itself (at the model's frame size), and alpha
+                slot = segmenter.load(None, np.ascontiguousarray(frame))
+                alpha = {segmenter.io.alpha_name: segmenter.alpha_weights()} if segmenter.io.alpha_name else {}
+                yield {segmenter.io.input_name: slot.feed.copy(), **alpha}
+                continue
             tensor = segmenter.preprocess([np.ascontiguousarray(frame)])
             if batch and batch > 1:
                 tensor = np.repeat(tensor, batch, axis=0)
@@ -85,7 +103,10 @@ def verify_engine(engine_path: str | Path, onnx_path: str | Path, data_root: str
     results: list[dict[str, Any]] = []
     with TensorRTBackend(engine_path) as engine, open_backend(onnx_path, backend="onnxruntime") as ort:
         batch = engine.inputs[0].shape[0] if engine.inputs else None
-        feeds: list[tuple[str, Iterator[dict[str, np.ndarray]]]] = [("random", random_feeds(engine.inputs, num_random))]
+        found = read_sidecar(engine_path)
+        frame = found[1].frame_path if found and found[1] else None
+        feeds: list[tuple[str, Iterator[dict[str, np.ndarray]]]] = [
+            ("random", random_feeds(engine.inputs, num_random, frame=frame))]
         if data_root is not None:
             feeds.append(("image", image_feeds(Path(onnx_path), Path(data_root), num_images, batch)))
         for kind, source in feeds:

@@ -239,3 +239,17 @@ def test_render_into_buffers_matches_and_reuses(models):
     assert np.array_equal(first, render.compose(frame, labels, lut, ("overlay", "mask"), 0.3, 2))
     again = render.compose(frame, labels, lut, ("overlay", "mask"), 0.3, 2, buffers)
     assert again is first and again is buffers["panels"]
+
+
+def test_bench_runner_times_a_frame_model_on_a_frame(models):
+    from segnet.benchmarks.runners import SegmenterRunner
+
+    runner = SegmenterRunner("onnx", models["dynamic"], threads=1)
+    runner.setup()
+    try:
+        assert runner.feed["frame"].shape == (1, 80, 120, 3) and set(runner.feed) == {"frame", "alpha"}
+        runner.run()
+        frames = np.stack([scene(0, *FRAME)[..., ::-1]] * 2)  # the harness hands RGB images
+        assert runner.predict(frames).shape == (2, *FRAME)
+    finally:
+        runner.teardown()

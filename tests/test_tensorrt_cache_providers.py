@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import Script, install, tiny_onnx
+from fakes import Script, Tensor, install, tiny_onnx
 from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
 from segnet.export.trt_verify import compare_outputs, verify_engine
@@ -113,3 +113,47 @@ def test_backend_context_manager_releases(monkeypatch, tmp_path):
     with backend:
         assert backend.is_active
     assert not backend.is_active and cudart.live() == {"allocations": 0}
+
+
+def _overlay_onnx(path: Path, size: tuple[int, int]) -> Path:
+    """A frame-path model by onnx.helper: overlay = the frame, with its FramePath in the metadata."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from segnet.spec import ARTIFACT_KEY, SPEC_KEY, Artifact, FramePath, ModelSpec
+
+    graph = helper.make_graph([helper.make_node("Identity", ["frame"], ["overlay"])], "overlay",
+                              [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, *size, 3]),
+                               helper.make_tensor_value_info("alpha", TensorProto.FLOAT, [3])],
+                              [helper.make_tensor_value_info("overlay", TensorProto.UINT8, [1, *size, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    frame = FramePath(size=size, outputs=["overlay"]).to_dict()
+    artifact = Artifact(file=path.name, format="onnx", input_name="frame", input_layout="NHWC", input_dtype="uint8",
+                        embedded_preprocess=True, output_names=["overlay"], frame=frame)
+    spec = ModelSpec(arch="segnet_lite", num_classes=3, input_size=(4, 6))
+    for key, value in ((SPEC_KEY, spec.to_json()), (ARTIFACT_KEY, json.dumps(artifact.to_dict()))):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize(("shift", "ok"), [(0, True), (1, True), (3, False)])
+def test_verify_frame_engine_feeds_frames_and_compares_overlays_by_grey_level(monkeypatch, tmp_path, shift, ok):
+    pytest.importorskip("onnxruntime")
+    seen = []
+
+    def compute(inputs, wanted):
+        seen.append((inputs["frame"].shape, float(inputs["alpha"].min()), float(inputs["alpha"].max())))
+        return {"overlay": np.clip(inputs["frame"].astype(np.int16) + shift, 0, 255).astype(np.uint8)}
+
+    size = (6, 10)
+    install(monkeypatch, "10.3", Script(inputs=[Tensor("frame", (1, *size, 3), "UINT8"), Tensor("alpha", (3,))],
+                                         outputs=[Tensor("overlay", (1, *size, 3), "UINT8")], compute=compute))
+    model = _overlay_onnx(tmp_path / "cam.onnx", size)
+    engine = build_engine(model, tmp_path / "cam.engine", log=lambda m: None)
+    report = verify_engine(engine, model, num_random=2)
+    assert report["ok"] is ok and report["max_abs_diff"] == float(shift)
+    assert all(shape == (1, *size, 3) and 0 <= lo <= hi <= 1 for shape, lo, hi in seen)
