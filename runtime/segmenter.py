@@ -103,13 +103,16 @@ class Segmenter:
         except BaseException:
             self.close()
             raise
-        if filter_mode == "linear" and self.io.logits_name is None:
+        if filter_mode == "linear" and self.io.logits_name is None and self.io.frame is None:
             self.close()
             raise SegnetError(f"{model_path}: filter mode 'linear' needs a logits output and this model only "
                               "outputs labels; re-export with logits kept, or use --filter-mode point")
         self.filter_mode = filter_mode
         self.log = log
         self.notes = list(self.io.notes)
+        if self.io.frame is not None and filter_mode == "linear" and self.io.frame.upsample != "linear":
+            self.notes.append("the model scales its class map to the frame itself (nearest); --filter-mode linear "
+                              "needs a re-export with --upsample linear")
         for message in self.notes if log else ():
             log(message)  # type: ignore[misc]
         spec = self.io.spec
@@ -121,9 +124,6 @@ class Segmenter:
         self._host: dict[str, np.ndarray] = {}  # reused network-size arrays of the host path
         self._slots: dict[tuple[int, ...], FrameSlot] = {}  # predict()'s slots of frame-path models
         self._alpha: dict[tuple[float, int | None], np.ndarray] = {}
-        if self.io.frame is not None and filter_mode == "linear" and self.io.frame.upsample != "linear":
-            self.notes.append("the model scales its class map to the frame itself (nearest); --filter-mode linear "
-                              "needs a re-export with --upsample linear")
 
     @property
     def spec(self) -> ModelSpec:

@@ -253,3 +253,10 @@ def test_bench_runner_times_a_frame_model_on_a_frame(models):
         assert runner.predict(frames).shape == (2, *FRAME)
     finally:
         runner.teardown()
+
+
+def test_filter_mode_linear_on_a_nearest_frame_model_is_a_note(models):
+    notes: list[str] = []
+    with Segmenter(models["overlay_only"], threads=1, filter_mode="linear", log=notes.append):
+        pass
+    assert any("--upsample linear" in n for n in notes)
