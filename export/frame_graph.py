@@ -97,24 +97,25 @@ class FrameGraph(nn.Module):
         self.area = AreaResize(frame.size, self.net_size) if frame.resize == "area" and shrink else None  # type: ignore[arg-type]
 
     def network_input(self, x: torch.Tensor) -> torch.Tensor:
-        """float N x C x H x W frame pixels (0..255) -> the normalised network input at the network size."""
+        """float N x C x H x W frame pixels (0..255) -> the normalised network input at the network size
+        (channel reorder after the resize, on the small tensor: resizing is per channel)."""
         if self.in_channels == 1 and x.shape[1] == 3:
             x = (x * self.gray).sum(dim=1, keepdim=True)
-        elif self.in_channels == 3 and x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif self.flip:
-            x = torch.flip(x, dims=[1])
         if self.area is not None:
             x = self.area(x)
         else:
             x = F.interpolate(x, size=self.net_size, mode="bilinear", align_corners=False)
+        if self.in_channels == 3 and x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        elif self.flip:
+            x = torch.flip(x, dims=[1])
         return x * self.scale + self.shift
 
     def forward(self, frames: torch.Tensor, alpha: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         pixels = frames.to(torch.float32).permute(0, 3, 1, 2)
         logits = self.model(self.network_input(pixels))
         wanted = self.frame.outputs
-        index = None  # int64 class indices at the frame's size (uint8 only at the outputs: TensorRT wants it so)
+        index = None  # int32 class indices at the frame's size (uint8 only at the outputs: TensorRT wants it so)
         if "overlay" in wanted or "mask" in wanted or ("labels" in wanted and self.frame.labels_size == "frame"):
             index = self.index_at(logits, frames.shape[1], frames.shape[2])
         results = []
@@ -128,25 +129,33 @@ class FrameGraph(nn.Module):
             elif name == "probs":
                 results.append(torch.sigmoid(logits) if self.num_classes == 1 else torch.softmax(logits, dim=1))
             elif name == "mask":
-                results.append(self.palette[index].to(torch.uint8))
+                results.append(self.lookup(self.palette, index).to(torch.uint8))
             elif name == "overlay":
                 results.append(self.overlay(frames, index, alpha))
         return tuple(results)
 
     def index_at(self, logits: torch.Tensor, height: torch.Tensor | int, width: torch.Tensor | int) -> torch.Tensor:
-        """int64 N x H x W class indices at the frame's size (nearest on the labels, or bilinear logits)."""
+        """int32 N x H x W class indices at the frame's size (nearest on the labels, or bilinear logits)."""
         if self.frame.upsample == "linear":
             return class_index(F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False),
-                               self.num_classes)
-        index = class_index(logits, self.num_classes)
+                           self.num_classes).to(torch.int32)
+        index = class_index(logits, self.num_classes).to(torch.int32)  # half the bytes to move at frame size
         rows = nearest_indices(height, self.net_size[0])
         cols = nearest_indices(width, self.net_size[1])
         return index.index_select(1, rows).index_select(2, cols)
 
+    @staticmethod
+    def lookup(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """table[index] for a K x 3 table: N x H x W x 3, as one Gather on the flat index (GatherND, what
+        advanced indexing exports to, is several times slower in ONNX Runtime)."""
+        return table.index_select(0, index.reshape(-1)).reshape(*index.shape, 3)
+
     def overlay(self, frames: torch.Tensor, index: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """round(frame + (colour - frame) * alpha[class]) as uint8, with 3-channel frames (gray replicated)."""
+        """round(frame * (1 - alpha[class]) + colour * alpha[class]) as uint8 (gray frames replicated): two
+        per-class K x 3 tables, so each pixel costs two Gathers, a Mul and an Add, no broadcasting."""
         base = frames.to(torch.float32)
         if base.shape[3] == 1:
             base = base.expand(-1, -1, -1, 3)
-        weight = alpha[index].unsqueeze(3)
-        return (base + (self.palette[index] - base) * weight).round().to(torch.uint8)
+        weight = alpha.reshape(-1, 1).expand(-1, 3)
+        keep, paint = self.lookup(1.0 - weight, index), self.lookup(self.palette * weight, index)
+        return (base * keep + paint).round().to(torch.uint8)

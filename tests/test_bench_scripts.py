@@ -66,3 +66,56 @@ def test_export_report_judges_trained_weights_and_shows_every_int8_placement(tmp
     assert variants["int8-cpu-minmax-keep-ort-as-is"]["switches"].endswith("(onnxruntime as is)")
     assert all(r["miou"] is not None for r in variants.values())
     assert "judged on: trained, real: vs PyTorch" in capsys.readouterr().out
+
+
+def test_frame_accuracy_scores_six_variants_and_area_follows_the_host(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from segnet.benchmarks import frame_accuracy
+    from segnet.benchmarks.checkpoints import trained_checkpoint
+
+    from segnet.data.synthetic import generate_dataset
+
+    data = tmp_path / "data"
+    generate_dataset(data, 8, 4, 0, size=(96, 144), seed=0)  # frames 3x the network size, as CamVid's
+    checkpoint = trained_checkpoint(tmp_path, "segnet_lite", 0.125, (32, 48), data, epochs=2)
+    assert frame_accuracy.main(["--ckpt", str(checkpoint), "--data", str(data), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    table = {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")]
+                                           for line in printed.splitlines() if line.startswith(("| host", "| graph")))}
+    assert list(table) == ["host + nearest", "host + linear", "graph linear + nearest", "graph linear + linear",
+                           "graph area + nearest", "graph area + linear"]
+    assert all(0 <= float(cells[3]) <= 100 for cells in table.values())
+    assert float(table["graph area + nearest"][6]) >= 99.0  # the host's own resize, in float
+    assert "command: `python -m segnet.benchmarks.frame_accuracy" in printed and "0 (in graph)" in printed
+
+
+def test_frame_bench_compares_both_paths_and_sources_and_the_ceiling(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from segnet.benchmarks import frame_bench
+
+    out = tmp_path / "frame_bench"
+    assert frame_bench.main(["--tiny", "--sizes", "72x128", "--network", "36x48", "--frames", "12", "--rounds", "2",
+                             "--ceiling-frames", "200", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert ("| 128x72 frames, median of 2 rounds | file -> video: host | file -> video: in-graph | in-graph / host | "
+            "live -> null: host | live -> null: in-graph | in-graph / host |") in printed
+    for row in ("| **host work outside the backend**", "| **backend call**", "| **end-to-end FPS**",
+                "| CPU ms per frame, all pipeline threads |", "| 128x72 | ", "| target (from the issue) |",
+                "command: `python -m segnet.benchmarks.frame_bench --tiny", "machine: "):
+        assert row in printed
+    assert (out / "frame_bench.md").read_text() == printed
+    doc = json.loads((out / "frame_bench.json").read_text())
+    size, = doc["sizes"]
+    assert size["size"] == [72, 128] and size["rounds"][1]["order"] == size["rounds"][0]["order"][::-1]
+    assert set(size["variants"]) == {"file/host", "file/graph", "live/host", "live/graph"}
+    for r in size["rounds"]:
+        assert r["file/host"]["frames_out"] == r["file/graph"]["frames_out"] == 12
+        assert all(r[f"live/{p}"]["frames_out"] + r[f"live/{p}"]["dropped"] == 12 for p in ("host", "graph"))
+        assert all(r[v]["fps"] > 0 and r[v]["cpu_ms"]["total"] > 0 for v in size["variants"])
+    for source in ("file", "live"):  # medians of p50s: the host's per-pixel work is gone on the in-graph path
+        host, graph = size["variants"][f"{source}/host"], size["variants"][f"{source}/graph"]
+        assert graph["host_p50_ms"] < host["host_p50_ms"] and graph["p50:render"] < host["p50:render"]
+    ceiling, = doc["ceiling"]
+    assert ceiling["frames"] == 200 and all(ceiling["paths"][p]["fps"] > 0 for p in ("host", "graph"))
+    assert ceiling["paths"]["graph"]["host_p50_ms"] < ceiling["paths"]["host"]["host_p50_ms"]
+    assert [t["met"] for t in doc["targets"]] == [None, None]  # no 1280x720 frames at this size
