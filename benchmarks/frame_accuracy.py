@@ -53,6 +53,7 @@ class Tally:
     matrix: ConfusionMatrix
     agree: int = 0
     pixels: int = 0
+    agree_same: int = 0  # graph rows: against the host path with the graph's own resize, in float
     ort_ms: list[float] = field(default_factory=list)
     host_ms: list[float] = field(default_factory=list)
 
@@ -213,11 +214,31 @@ def measure(dataset: Any, spec: ModelSpec, models: dict[Key, Path], size: tuple[
                 got[unit], ort_ms = graph_path(frame, runners[unit])
                 tallies[unit].ort_ms.append(ort_ms)
                 tallies[unit].host_ms.append(0.0)
+        same = same_resize_host(frame, spec, runners[(HOST, "-")], size)
         for key in keys:
             tally_frame(tallies[key], got[key], got[(HOST, key[1])], mask)
+            if key[0] != HOST:
+                tallies[key].agree_same += int((got[key] == same[key]).sum())
     return {"images": len(indices), "rows": rows(tallies),
             "host_work_ms": {"resize_normalise": _median(pre),
                              **{f"argmax_upsample_{u}": _median(post[u]) for u in UPSAMPLES}}}
+
+
+def same_resize_host(frame_bgr: np.ndarray, spec: ModelSpec, network: Runner,
+                     size: tuple[int, int]) -> dict[Key, np.ndarray]:
+    """The host path with each graph variant's own resize done in float (export/frame_verify.py), per
+    (resize, upsample): what "identical where both use the same resize" is checked against."""
+    from segnet.export import frame_verify
+
+    from segnet.spec import FramePath
+
+    out = {}
+    for resize in RESIZES:
+        batch = frame_verify.network_input(frame_bgr, spec, FramePath(size=size, resize=resize))[None]
+        logits = network(batch)["logits"][0]
+        for upsample in UPSAMPLES:
+            out[(resize, upsample)] = frame_verify.frame_labels(logits, size, upsample, spec.num_classes)
+    return out
 
 
 def warm_up(image_rgb: np.ndarray, frame_bgr: np.ndarray, spec: ModelSpec, runners: dict[Key, Runner],
@@ -253,6 +274,7 @@ def rows(tallies: dict[Key, Tally]) -> list[dict[str, Any]]:
                     "resize": resize, "upsample": upsample, "miou": miou,
                     "global_acc": float(metrics[key]["global_acc"]),  # type: ignore[arg-type]
                     "miou_delta_points": 100 * (miou - base), "agreement": tally.agree / max(tally.pixels, 1),
+                    "agreement_same_resize": None if resize == HOST else tally.agree_same / max(tally.pixels, 1),
                     "ort_ms": _median(tally.ort_ms), "host_ms": _median(tally.host_ms),
                     "total_ms": _median(totals)})
     return out
@@ -273,15 +295,17 @@ def markdown(result: dict[str, Any]) -> str:
             f"checkpoint {result['checkpoint']}; {result['images']} {result['split']} frames of "
             f"{frame[0]}x{frame[1]} from {result['data']}, scored at the frame size (ignore index left out).")
     lines = [head, "", ("| variant | resize to network | to frame size | mIoU % | global acc % | mIoU vs host "
-                        "(points) | agreement with host % | ORT ms/frame | host per-pixel ms/frame | total ms/frame |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+                        "(points) | agreement with host % | agreement with host, same resize in float % | ORT ms/frame | "
+                        "host per-pixel ms/frame | total ms/frame |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         where = "host" if r["resize"] == HOST else "graph"
         host = r["resize"] == HOST
         lines.append(f"| {r['variant']} | {resize_text(r['resize'], net, frame)} | {where}: "
                      f"{UPSAMPLE_TEXT[r['upsample']]} | {100 * r['miou']:.2f} | {100 * r['global_acc']:.2f} | "
                      f"{'-' if host else format(r['miou_delta_points'], '+.2f')} | "
-                     f"{'-' if host else format(100 * r['agreement'], '.3f')} | {r['ort_ms']:.2f} | "
+                     f"{'-' if host else format(100 * r['agreement'], '.3f')} | "
+                     f"{'-' if host else format(100 * r['agreement_same_resize'], '.3f')} | {r['ort_ms']:.2f} | "
                      f"{format(r['host_ms'], '.2f') if host else '0 (in graph)'} | {r['total_ms']:.2f} |")
     work = result["host_work_ms"]
     lines.append(
@@ -293,7 +317,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{work['resize_normalise']:.2f} ms (including the dataset image's RGB to BGR conversion), argmax + "
         f"INTER_NEAREST {work['argmax_upsample_nearest']:.2f} ms, bilinear logits + argmax "
         f"{work['argmax_upsample_linear']:.2f} ms. mIoU vs host and agreement compare each graph row with the "
-        "host row of the same upsampling.")
+        "host row of the same upsampling; 'same resize in float' compares it with the host path that resizes "
+        "as the graph does (OpenCV in float, export/frame_verify.py), so only the two implementations differ.")
     return "\n".join(lines)
 
 

@@ -86,6 +86,8 @@ def test_frame_accuracy_scores_six_variants_and_area_follows_the_host(tmp_path, 
                            "graph area + nearest", "graph area + linear"]
     assert all(0 <= float(cells[3]) <= 100 for cells in table.values())
     assert float(table["graph area + nearest"][6]) >= 99.0  # the host's own resize, in float
+    for variant in ("graph linear + nearest", "graph area + nearest", "graph area + linear"):
+        assert float(table[variant][7]) >= 99.9, variant  # the host path with the graph's resize: the same maps
     assert "command: `python -m segnet.benchmarks.frame_accuracy" in printed and "0 (in graph)" in printed
 
 
