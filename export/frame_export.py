@@ -86,6 +86,9 @@ def export_frame_model(model: Any, spec: ModelSpec, out: Path, path: FramePath, 
 
     torch = require("torch", "ONNX export")
     check_frame(path)
+    if opts.batch != 1 and not opts.dynamic_batch:
+        raise SegnetError(f"a frame-path export takes one frame per inference (the runtime streams them one by one): "
+                          f"drop --batch {opts.batch}, or use --dynamic-batch")
     reference, network, _twin = onnx_export._prepare(model, spec, opts)
     net_proto = onnx_export._torch_export(network, spec, opts)
     results = onnx_export._verify(net_proto, reference, spec, opts, verify_data, log)

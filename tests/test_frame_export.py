@@ -165,7 +165,8 @@ def test_cli_frame_export_and_errors(tiny, tmp_path, capsys):
     for argv, message in ((["--upsample", "linear"], "add --frame-size"),
                           (["--frame-size", "12"], "--frame-size takes H W"),
                           (["--frame-size", *map(str, FRAME), "--argmax"], "drop --embed-preprocess"),
-                          (["--frame-size", *map(str, FRAME), "--fp16"], "not made yet")):
+                          (["--frame-size", *map(str, FRAME), "--fp16"], "not made yet"),
+                          (["--frame-size", *map(str, FRAME), "--batch", "2"], "one frame per inference")):
         assert main(["export", str(ckpt), "-o", str(tmp_path / "x.onnx"), *argv]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
