@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segnet import atomic
+from segnet import atomic, preprocess
 from segnet.lazy import require
 from segnet.spec import ARTIFACT_KEY, SPEC_KEY, Artifact, ModelSpec, write_sidecar
 
@@ -67,9 +67,7 @@ def build_tiny_onnx(path: str | Path, spec: ModelSpec | None = None, *, embed_pr
             nodes.append(helper.make_node("Gather", [x, const("pre.bgr2rgb", np.array([2, 1, 0], np.int64))],
                                           ["pre.rgb"], axis=1, name="pre.rgb"))
             x = "pre.rgb"
-        mean, std = np.array(spec.mean, np.float32), np.array(spec.std, np.float32)
-        scale = (1.0 / (255.0 * std)).reshape(1, channels, 1, 1).astype(np.float32)
-        shift = (-mean / std).reshape(1, channels, 1, 1).astype(np.float32)
+        scale, shift = (v.reshape(1, channels, 1, 1) for v in preprocess.normalization(spec))
         nodes.append(helper.make_node("Mul", [x, const("pre.scale", scale)], ["pre.scaled"], name="pre.mul"))
         nodes.append(helper.make_node("Add", ["pre.scaled", const("pre.shift", shift)], ["pre.out"], name="pre.add"))
         x = "pre.out"

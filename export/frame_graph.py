@@ -20,6 +20,7 @@ from segnet.export.graph_io import as_labels, class_index
 from torch import nn
 from torch.nn import functional as F
 
+from segnet import preprocess
 from segnet.spec import FramePath, ModelSpec
 
 GRAY_WEIGHTS_BGR = (0.114, 0.587, 0.299)  # OpenCV's BGR2GRAY coefficients (ITU-R BT.601)
@@ -83,10 +84,9 @@ class FrameGraph(nn.Module):
         self.in_channels = spec.in_channels
         self.flip = frame.channels != "gray" and spec.in_channels == 3 and (
             frame.channels.upper() != spec.color_order)
-        std = torch.tensor(spec.std, dtype=torch.float32)
-        mean = torch.tensor(spec.mean, dtype=torch.float32)
-        self.register_buffer("scale", (1.0 / (255.0 * std)).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("shift", (-mean / std).view(1, -1, 1, 1), persistent=False)
+        scale, shift = (torch.from_numpy(v).view(1, -1, 1, 1) for v in preprocess.normalization(spec))
+        self.register_buffer("scale", scale, persistent=False)
+        self.register_buffer("shift", shift, persistent=False)
         gray = GRAY_WEIGHTS_BGR if frame.channels == "bgr" else GRAY_WEIGHTS_BGR[::-1]
         self.register_buffer("gray", torch.tensor(gray, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         palette = np.asarray(spec.palette[:spec.num_labels], np.float32)

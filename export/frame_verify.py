@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from segnet.export import inputs
 
+from segnet import preprocess
 from segnet.errors import SegnetError
 from segnet.spec import FramePath, ModelSpec
 
@@ -35,11 +36,13 @@ def network_input(frame: np.ndarray, spec: ModelSpec, path: FramePath) -> np.nda
     elif spec.in_channels == 3 and path.channels.upper() != spec.color_order:
         x = x[..., ::-1]
     height, width = spec.input_size
-    shrink = x.shape[0] >= height and x.shape[1] >= width
-    mode = cv2.INTER_AREA if path.resize == "area" and shrink else cv2.INTER_LINEAR
-    x = cv2.resize(np.ascontiguousarray(x), (width, height), interpolation=mode).reshape(height, width, -1)
-    std = np.asarray(spec.std, np.float32)
-    x = x * (1.0 / (255.0 * std)).astype(np.float32) + (-np.asarray(spec.mean, np.float32) / std).astype(np.float32)
+    x = np.ascontiguousarray(x)
+    if path.resize == "area":
+        x = preprocess.resize(x, (height, width))
+    else:
+        x = cv2.resize(x, (width, height), interpolation=cv2.INTER_LINEAR)
+    scale, shift = preprocess.normalization(spec)
+    x = x.reshape(height, width, -1) * scale + shift
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from segnet import preprocess
 from segnet.spec import ModelSpec
 
 
@@ -48,10 +49,9 @@ class ExportGraph(nn.Module):
         self.argmax = argmax
         self.keep_logits = keep_logits
         self.to_rgb = spec.in_channels == 3 and spec.color_order == "RGB"
-        std = torch.tensor(spec.std, dtype=torch.float32)
-        mean = torch.tensor(spec.mean, dtype=torch.float32)
-        self.register_buffer("scale", (1.0 / (255.0 * std)).view(1, 1, 1, -1), persistent=False)
-        self.register_buffer("shift", (-mean / std).view(1, 1, 1, -1), persistent=False)
+        scale, shift = (torch.from_numpy(v).view(1, 1, 1, -1) for v in preprocess.normalization(spec))
+        self.register_buffer("scale", scale, persistent=False)
+        self.register_buffer("shift", shift, persistent=False)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 N x H x W x C BGR -> normalised float N x C x H x W."""

@@ -16,6 +16,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
+from segnet import preprocess
 from segnet.errors import DataError
 from segnet.spec import ModelSpec
 
@@ -27,9 +28,7 @@ def normalize(images: np.ndarray, spec: ModelSpec) -> np.ndarray:
     x = images
     if spec.in_channels == 3 and spec.color_order == "RGB":
         x = x[..., ::-1]
-    std = np.asarray(spec.std, np.float32)
-    scale = (1.0 / (255.0 * std)).astype(np.float32)
-    shift = (-np.asarray(spec.mean, np.float32) / std).astype(np.float32)
+    scale, shift = preprocess.normalization(spec)
     out = x.astype(np.float32) * scale + shift
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
@@ -86,10 +85,8 @@ def to_model_image(image_rgb: np.ndarray, size: Size, channels: int) -> np.ndarr
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     elif channels == 1 and image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    height, width = size
-    if image.shape[:2] != (height, width):
-        shrink = image.shape[0] >= height and image.shape[1] >= width
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if image.shape[:2] != tuple(size):
+        image = preprocess.resize(image, size)
     if image.ndim == 2:
         image = image[..., None]
     return np.ascontiguousarray(image)

@@ -1,6 +1,6 @@
 """Segmenter: BGR frames in, class maps at the frame's own size out, on any backend (no torch).
 
-Preprocessing: resize with OpenCV (INTER_AREA when shrinking, INTER_LINEAR otherwise), then either feed
+Preprocessing: resize with OpenCV by segnet.preprocess's rule (INTER_AREA when shrinking), then either feed
 uint8 NHWC BGR (models with embedded preprocessing) or normalise with the spec's mean/std in its colour
 order into float NCHW. Postprocessing: the model's "labels" (argmax in the graph) or an argmax of its
 "logits" (logit > 0 for binary models), scaled to the frame with INTER_NEAREST; filter_mode="linear"
@@ -27,6 +27,7 @@ from segnet.runtime import model_io, render
 from segnet.runtime.backends import Backend, open_backend
 from segnet.runtime.backends.base import Pending
 
+from segnet import preprocess
 from segnet.errors import SegnetError
 from segnet.spec import FramePath, ModelSpec
 
@@ -116,10 +117,9 @@ class Segmenter:
         for message in self.notes if log else ():
             log(message)  # type: ignore[misc]
         spec = self.io.spec
-        std_arr = np.asarray(spec.std, np.float32)
-        self._scale = (1.0 / (255.0 * std_arr)).astype(np.float32)
-        self._shift = (-np.asarray(spec.mean, np.float32) / std_arr).astype(np.float32)
+        self._scale, self._shift = preprocess.normalization(spec)
         self._lut = render.color_lut(spec.palette)
+        self._resize_noted = False
         self.last_timing: dict[str, float] = {}
         self._host: dict[str, np.ndarray] = {}  # reused network-size arrays of the host path
         self._slots: dict[tuple[int, ...], FrameSlot] = {}  # predict()'s slots of frame-path models
@@ -152,38 +152,12 @@ class Segmenter:
         self.close()
 
     # -- preprocessing -------------------------------------------------------------------------------
-    def _to_input(self, frame: np.ndarray) -> np.ndarray:
-        """One frame -> one input sample (HWC uint8 BGR for embedded models, CHW float32 otherwise)."""
-        if frame is None or frame.ndim not in (2, 3) or frame.size == 0:
-            raise SegnetError(f"expected an HxW or HxWx3 image, got {None if frame is None else frame.shape}")
-        if frame.dtype != np.uint8:
-            raise SegnetError(f"expected a uint8 image, got {frame.dtype}")
-        height, width = self.io.input_size
-        channels = self.spec.in_channels
-        if channels == 1 and frame.ndim == 3 and frame.shape[2] == 3:
-            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        elif channels == 3:
-            frame = render.as_bgr(frame)
-        if frame.shape[:2] != (height, width):
-            shrink = frame.shape[0] >= height and frame.shape[1] >= width
-            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        if frame.ndim == 2:
-            frame = frame[..., None]
-        if self.io.embedded_preprocess:
-            return frame
-        if channels == 3 and self.spec.color_order == "RGB":
-            frame = frame[..., ::-1]
-        sample = frame.astype(np.float32) * self._scale + self._shift
-        return sample.transpose(2, 0, 1)
-
     def preprocess(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """Frames -> the input batch tensor, in the dtype the model takes. One frame is a view of its
-        sample (no copy: the hot path of streaming), several are stacked."""
+        """Frames -> the input batch tensor, in the dtype the model takes (a copy; the streaming path
+        preprocesses into one reused array instead)."""
         if len(frames) == 1:
-            batch = self._to_input(frames[0])[None]
-        else:
-            batch = np.stack([self._to_input(f) for f in frames])
-        return np.ascontiguousarray(batch, dtype=self.io.input_dtype)
+            return self._preprocess_into(frames[0]).copy()
+        return np.concatenate([self._preprocess_into(f).copy() for f in frames])
 
     # -- inference -----------------------------------------------------------------------------------
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -388,12 +362,11 @@ class Segmenter:
             np.copyto(target, frame.reshape(target.shape))
         else:  # a fixed-size frame-path model fed frames of another size
             self._note_resize(frame.shape[:2], target.shape[:2])
-            cv2.resize(frame, target.shape[1::-1], dst=target, interpolation=cv2.INTER_AREA
-                       if frame.shape[0] >= target.shape[0] and frame.shape[1] >= target.shape[1] else cv2.INTER_LINEAR)
+            preprocess.resize(frame, target.shape[:2], dst=target)
         return slot
 
     def _note_resize(self, got: tuple[int, ...], want: tuple[int, ...]) -> None:
-        if not getattr(self, "_resize_noted", False) and self.log:
+        if not self._resize_noted and self.log:
             self.log(f"frames are {got[0]}x{got[1]}, the model takes {want[0]}x{want[1]}: resizing them on the "
                      f"host (export with --frame-size {got[0]} {got[1]}, or dynamic, to avoid it)")
         self._resize_noted = True
@@ -459,17 +432,25 @@ class Segmenter:
                        interpolation=cv2.INTER_NEAREST)
 
     def _preprocess_into(self, frame: np.ndarray) -> np.ndarray:
-        """One frame -> the network input batch (1 x ...), in reused arrays (no allocation per frame)."""
+        """One BGR (or gray) frame -> the network input batch (1 x ...), in reused arrays: colour conversion,
+        resize by segnet.preprocess's rule, then the spec's normalisation in its colour order (models with
+        embedded preprocessing get the resized uint8 frame)."""
+        if frame is None or frame.ndim not in (2, 3) or frame.size == 0:
+            raise SegnetError(f"expected an HxW or HxWx3 image, got {None if frame is None else frame.shape}")
+        if frame.dtype != np.uint8:
+            raise SegnetError(f"expected a uint8 image, got {frame.dtype}")
         height, width = self.io.input_size
         channels = self.spec.in_channels
         if channels == 1 and frame.ndim == 3 and frame.shape[2] == 3:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=self._array("gray", frame.shape[:2], np.uint8))
+        elif channels == 3 and (frame.ndim == 2 or frame.shape[2] == 1):
+            frame = cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR,
+                                 dst=self._array("bgr", (*frame.shape[:2], 3), np.uint8))
+        if frame.ndim == 3 and frame.shape[2] == 1:
+            frame = frame.reshape(frame.shape[:2])
         if frame.shape[:2] != (height, width):
-            shrink = frame.shape[0] >= height and frame.shape[1] >= width
-            resized = self._array("resized", (height, width) if frame.ndim == 2 else (height, width, frame.shape[2]),
-                                  np.uint8)
-            frame = cv2.resize(frame, (width, height), dst=resized,
-                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+            frame = preprocess.resize(frame, (height, width),
+                                      dst=self._array("resized", (height, width, *frame.shape[2:]), np.uint8))
         if frame.ndim == 2:
             frame = frame[..., None]
         if self.io.embedded_preprocess:

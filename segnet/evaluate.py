@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from segnet import preprocess
 from segnet.errors import SegnetError
 from segnet.lazy import require
 from segnet.metrics import ConfusionMatrix
@@ -26,21 +27,17 @@ if TYPE_CHECKING:  # a runtime alias would need Python 3.9's subscriptable Calla
 
 def normalize(images: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """N x H x W x C uint8 images -> N x C x H x W float32 `(pixel / 255 - mean) / std`, the network input."""
-    mean = np.asarray(spec.mean, dtype=np.float32).reshape(1, -1, 1, 1)
-    std = np.asarray(spec.std, dtype=np.float32).reshape(1, -1, 1, 1)
+    scale, shift = (v.reshape(1, -1, 1, 1) for v in preprocess.normalization(spec))
     batch = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
-    return (batch / np.float32(255.0) - mean) / std
+    return batch * scale + shift
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize an H x W x C uint8 image to `size` (height, width), keeping the channel axis for C == 1."""
-    cv2 = require("cv2", "image resizing")
     height, width = size
     if image.shape[:2] == (height, width):
         return image
-    interpolation = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (width, height), interpolation=interpolation)
-    return resized.reshape(height, width, -1)
+    return preprocess.resize(image, (height, width)).reshape(height, width, -1)
 
 
 def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from segnet import preprocess
+
 
 def _size(size: Sequence[int]) -> tuple[int, int]:
     height, width = (int(v) for v in size)
@@ -31,9 +33,7 @@ def resize_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> t
     height, width = size
     if image.shape[:2] == (height, width):
         return image, mask
-    shrinking = height * width < image.shape[0] * image.shape[1]
-    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    out = _keep_channels(cv2.resize(image, (width, height), interpolation=interp), image)
+    out = _keep_channels(preprocess.resize(image, (height, width)), image)
     labels = cv2.resize(mask.astype(np.int32, copy=False), (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
     return out, labels.astype(mask.dtype, copy=False)
 
