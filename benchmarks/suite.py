@@ -2,7 +2,7 @@
 
 Given a checkpoint, the ONNX variants are exported into the output folder with the export part's own
 functions (export_onnx, quantize_int8, convert_fp16; the engine with build_engine). Given an .onnx, it and
-its siblings (model.int8.onnx, model.fp16.onnx, model.engine) are used as found, and missing variants are
+its siblings (model.int8.onnx, model.int8-trt.onnx, model.fp16.onnx, model.engine) are used as found, and missing variants are
 derived from it where possible. A format that cannot be made here is a skipped row with the reason.
 """
 
@@ -21,16 +21,15 @@ from segnet.benchmarks.harness import (
     benchmark,
 )
 
+from segnet.artifacts import artifact_path, model_format
+from segnet.artifacts import stem as artifact_stem
 from segnet.errors import MissingDependencyError, SegnetError
 
+# each format but pytorch is the segnet.artifacts kind of that name, which names its file (model.int8.onnx,
+# model.int8-trt.onnx, ...; the engine is built FP16 into model.engine); all of them share the sidecar model.json
 FORMATS = ("pytorch", "onnx", "onnx-int8", "onnx-int8-trt", "onnx-fp16", "engine")
 DEFAULT_FORMATS = ("pytorch", "onnx", "onnx-int8", "onnx-fp16", "engine")
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 INT8_FLAVOURS = {"onnx-int8": "cpu", "onnx-int8-trt": "tensorrt"}
-# file name (beside model.onnx) of each derived format; the sidecar model.json is shared by all of them
-VARIANT_FILES = {"onnx": "{stem}.onnx", "onnx-int8": "{stem}.int8.onnx", "onnx-int8-trt": "{stem}.int8-trt.onnx",
-                 "onnx-fp16": "{stem}.fp16.onnx", "engine": "{stem}.engine"}
 
 
 @dataclass
@@ -70,15 +69,11 @@ class BenchRequest:
     @property
     def kind(self) -> str:
         """checkpoint | onnx | engine, from the file name."""
-        suffix = self.model.suffix.lower()
-        if suffix in CHECKPOINT_SUFFIXES:
-            return "checkpoint"
-        if suffix == ".onnx":
-            return "onnx"
-        if suffix in ENGINE_SUFFIXES:
-            return "engine"
-        raise SegnetError(f"{self.model}: unknown model type {suffix!r}; give a checkpoint (.pt), an .onnx or "
-                          "an .engine")
+        kind = model_format(self.model)
+        if kind is None:
+            raise SegnetError(f"{self.model}: unknown model type {self.model.suffix.lower()!r}; give a checkpoint "
+                              "(.pt), an .onnx or an .engine")
+        return kind
 
 
 def parse_formats(text: str) -> list[str]:
@@ -87,7 +82,8 @@ def parse_formats(text: str) -> list[str]:
 
 
 def variant_path(folder: Path, stem: str, fmt: str) -> Path:
-    return folder / VARIANT_FILES[fmt].format(stem=stem)
+    """`<folder>/<stem>...` of format `fmt` (not pytorch), named by segnet.artifacts: "onnx-int8" -> stem.int8.onnx."""
+    return artifact_path(folder, stem, fmt)
 
 
 def prepare_runners(request: BenchRequest, log: Callable[[str], None]) -> list[Runner]:
@@ -162,7 +158,7 @@ def _variant(request: BenchRequest, fmt: str, base_onnx: Path | str | None, log:
         return request.model
     if not isinstance(base_onnx, Path):
         raise SegnetError(base_onnx or "no ONNX model to derive it from")
-    stem = base_onnx.name.split(".")[0]
+    stem = artifact_stem(base_onnx)
     if fmt == "onnx":
         return base_onnx
     if request.kind == "onnx":
@@ -182,8 +178,8 @@ def _sibling(folder: Path, stem: str, fmt: str, log: Callable[[str], None]) -> P
     """An existing file of format `fmt` beside the ONNX model. INT8 files are checked for their flavour:
     `segnet export --int8` writes either flavour as STEM.int8.onnx."""
     names = [variant_path(folder, stem, fmt)]
-    if fmt in INT8_FLAVOURS:
-        names += [folder / f"{stem}.int8.onnx"] if names[0].name != f"{stem}.int8.onnx" else []
+    if fmt == "onnx-int8-trt":
+        names.append(variant_path(folder, stem, "onnx-int8"))
     for path in names:
         if not path.is_file():
             continue
@@ -346,7 +342,7 @@ def int8_versus_fp32(fp32_onnx: Path, int8_onnx: Path, data: Path, images: int, 
     from segnet.spec import read_sidecar
 
     fmt = {flavour: name for name, flavour in INT8_FLAVOURS.items()}.get(int8_flavour(int8_onnx) or "")
-    sibling = _sibling(fp32_onnx.parent, fp32_onnx.name.split(".")[0], fmt, lambda _: None) if fmt else None
+    sibling = _sibling(fp32_onnx.parent, artifact_stem(fp32_onnx), fmt, lambda _: None) if fmt else None
     if sibling is None or sibling.resolve() != int8_onnx.resolve():
         raise SegnetError(f"{int8_onnx}: not an INT8 variant of {fp32_onnx.name} made by segnet export")
     dataset = open_dataset(data, "val")  # no labelled val split, or other classes: say so before timing

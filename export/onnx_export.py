@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from segnet.export import inputs, verify
 
-from segnet import atomic
+from segnet import artifacts, atomic
 from segnet.errors import SegnetError
 from segnet.lazy import require
 from segnet.spec import ARTIFACT_KEY, SPEC_KEY, Artifact, FramePath, ModelSpec, write_sidecar
@@ -54,16 +54,14 @@ def output_names(argmax: bool, keep_logits: bool) -> list[str]:
 
 
 def default_output(checkpoint: str | Path) -> Path:
-    """`<checkpoint folder>/<checkpoint stem>.onnx`."""
-    path = Path(checkpoint)
-    return path.with_name(path.name.split(".")[0] + ".onnx")
+    """`<stem>.onnx` beside the checkpoint (segnet.artifacts.stem: lite_w0.25.pt -> lite_w0.25.onnx)."""
+    return artifacts.sibling(checkpoint, "onnx")
 
 
 def variant_path(onnx_path: str | Path, precision: str) -> Path:
-    """model.onnx -> model.int8.onnx / model.fp16.onnx (they share the sidecar model.json)."""
-    path = Path(onnx_path)
-    stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.stem
-    return path.with_name(f"{stem}.{precision}.onnx")
+    """The `precision` ("int8" | "fp16") ONNX beside `onnx_path`: model.onnx -> model.int8.onnx, model.fp16.onnx
+    (they share the sidecar model.json)."""
+    return artifacts.sibling(onnx_path, artifacts.kind_of("onnx", precision))
 
 
 def export_onnx(checkpoint: str | Path, out_path: str | Path | None = None,

@@ -22,7 +22,7 @@ from segnet.export.engine_options import BuildOptions
 from segnet.runtime import cuda_utils, trt_utils
 from segnet.runtime.trt_utils import trt
 
-from segnet import atomic
+from segnet import artifacts, atomic
 from segnet.errors import MissingDependencyError, SegnetError
 from segnet.lazy import require
 from segnet.spec import (
@@ -289,7 +289,7 @@ def fp16_model(onnx_path: Path, convert: bool) -> Iterator[Path]:
         raise MissingDependencyError(f"--fp16 on TensorRT 11 converts the ONNX to FP16 first, which needs "
                                      f"segnet.export.fp16 and its dependencies ({exc})") from None
     with tempfile.TemporaryDirectory(prefix="segnet-fp16-") as tmp:
-        out = Path(tmp) / (onnx_path.stem + ".fp16.onnx")
+        out = artifacts.artifact_path(tmp, artifacts.stem(onnx_path), "onnx-fp16")
         convert_fp16(onnx_path, out)
         yield out
 
@@ -322,10 +322,9 @@ def engine_artifact(engine_path: Path, network: trt.INetworkDefinition, facts: O
 
 
 def default_engine_path(onnx_path: Path, options: BuildOptions) -> Path:
-    """model.onnx -> model.engine (model.fp16.engine / model.int8.engine for other precisions)."""
-    stem = onnx_path.name.split(".")[0]
-    suffix = "" if options.precision == "fp32" else f".{options.precision}"
-    return onnx_path.with_name(f"{stem}{suffix}.engine")
+    """The engine of `options.precision` beside the ONNX, of its stem: model.onnx -> model.engine,
+    model.fp16.engine, model.int8.engine (lite_w0.25.onnx -> lite_w0.25.engine)."""
+    return artifacts.sibling(onnx_path, artifacts.kind_of("engine", options.precision))
 
 
 def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
@@ -341,7 +340,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     trt_utils.import_tensorrt("building TensorRT engines")
     facts = read_onnx_facts(onnx_path)
     plan = plan_precision(options, facts.has_qdq)
-    log_file = (options.log_file or engine_path.with_name(engine_path.name.split(".")[0] + ".build.log")) \
+    log_file = (options.log_file or artifacts.stem_path(engine_path, artifacts.BUILD_LOG_SUFFIX)) \
         if options.verbose else None
     engine_path.parent.mkdir(parents=True, exist_ok=True)
     logger = trt_utils.make_logger(log_file=log_file)

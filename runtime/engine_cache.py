@@ -3,7 +3,8 @@
 `segnet run model.onnx --backend tensorrt` calls `cached_engine`: the engine lives beside the model
 (`model.fp16.trt10.3.0.orin.1a2b3c4d5e6f.engine`) or, when that folder is read-only, in
 `$XDG_CACHE_HOME/segnet/engines/<hash>/` (default ~/.cache). The name carries everything an engine
-depends on (TensorRT version, GPU, precision, the ONNX file's hash), so a change means a rebuild.
+depends on (TensorRT version, GPU, precision, the ONNX file's hash), so a change means a rebuild; it starts
+with the model's stem, so the engine's entry goes into the model's sidecar (model.json) beside it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from segnet.runtime import cuda_utils, trt_utils
 
+from segnet import artifacts
 from segnet.errors import SegnetError
 
 
@@ -31,9 +33,9 @@ def _slug(text: str) -> str:
 
 
 def engine_name(onnx_path: Path, precision: str, trt_version: str, gpu_name: str, onnx_hash: str) -> str:
-    """The cache file name: stem.precision.trtVERSION.gpu.hash.engine (stem first: shares model.json)."""
-    stem = onnx_path.name.split(".")[0]
-    return f"{stem}.{precision}.trt{trt_version}.{_slug(gpu_name)}.{onnx_hash[:12]}.engine"
+    """The cache file name: stem.precision.trtVERSION.gpu.hash.engine, the ONNX's stem first, which
+    segnet.artifacts.stem reads back: the engine shares the model's sidecar (model.json)."""
+    return artifacts.cached_engine_name(artifacts.stem(onnx_path), precision, trt_version, _slug(gpu_name), onnx_hash)
 
 
 def _writable(folder: Path) -> bool:

@@ -6,7 +6,7 @@ data with a JSON round trip and no torch. They travel:
 - in the checkpoint (`spec` entry),
 - in every ONNX file's `metadata_props` (keys `segnet.spec` and `segnet.artifact`),
 - in `<stem>.json` beside the artifacts, one per model: `{"spec": ..., "artifacts": {"model.onnx": ...}}`
-  (`model.onnx`, `model.int8.onnx`, `model.fp16.engine` all share `model.json`).
+  (`model.onnx`, `model.int8.onnx`, `model.fp16.engine` all share `model.json`; segnet.artifacts names them).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from segnet import atomic
+from segnet.artifacts import SIDECAR_SUFFIX, stem_path
 from segnet.errors import SegnetError
 
 SPEC_KEY = "segnet.spec"
@@ -190,21 +191,10 @@ class Artifact:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-MODEL_SUFFIXES = (".onnx", ".engine", ".plan", ".trt")
-PRECISION_TAGS = (".fp32", ".fp16", ".int8")
-
-
 def sidecar_path(model_path: str | Path) -> Path:
-    """`<folder>/<stem>.json`, the stem without the model extension and precision tag:
-    model.int8.onnx, model.fp16.engine -> model.json; dots elsewhere stay (lite_w0.25.onnx -> lite_w0.25.json)."""
-    path = Path(model_path)
-    name = path.name
-    for suffixes in (MODEL_SUFFIXES, PRECISION_TAGS):
-        for suffix in suffixes:
-            if name.lower().endswith(suffix) and len(name) > len(suffix):
-                name = name[: -len(suffix)]
-                break
-    return path.with_name(name + ".json")
+    """`<folder>/<stem>.json`, shared by all of a model's files (segnet.artifacts.stem): model.int8.onnx,
+    model.fp16.engine -> model.json; dots inside the stem stay (lite_w0.25.onnx -> lite_w0.25.json)."""
+    return stem_path(model_path, SIDECAR_SUFFIX)
 
 
 def write_sidecar(model_path: str | Path, spec: ModelSpec, artifact: Artifact) -> Path:

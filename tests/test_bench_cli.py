@@ -97,6 +97,36 @@ def test_siblings_are_used_and_miou_measured_on_data(tiny_onnx, tmp_path):
     assert doc["formats"][1]["size_mb"] == pytest.approx(tiny_onnx.with_name("model.fp16.onnx").stat().st_size / 1e6)
 
 
+def test_siblings_of_a_dotted_model_name_are_found(tmp_path):
+    """lite_w0.25.onnx's FP16 sibling is lite_w0.25.fp16.onnx (not lite_w0.fp16.onnx, nor a fresh conversion)."""
+    spec = tiny_spec(num_classes=4, input_size=(32, 48))
+    model = build_tiny_onnx(tmp_path / "export" / "lite_w0.25.onnx", spec, outputs=("logits",), sidecar=True)
+    build_tiny_onnx(model.with_name("lite_w0.25.fp16.onnx"), spec, outputs=("labels",), embed_preprocess=True, seed=3)
+    out = tmp_path / "bench"
+    assert main(["bench", str(model), "--formats", "onnx,onnx-fp16", "--out", str(out), *FAST]) == 0
+    row = json.loads((out / "results.json").read_text())["formats"][1]
+    assert row["status"] == "ok"
+    assert row["size_mb"] == pytest.approx(model.with_name("lite_w0.25.fp16.onnx").stat().st_size / 1e6)
+    assert not list(out.glob("*.onnx"))  # nothing converted
+
+
+def test_the_tensorrt_flavour_int8_file_shares_the_model_sidecar(tiny_onnx, tmp_path):
+    """The bench writes model.int8-trt.onnx beside model.int8.onnx; like every variant it shares model.json."""
+    cv2 = pytest.importorskip("cv2")
+    pytest.importorskip("onnxruntime.quantization")
+    from segnet.spec import read_sidecar
+
+    data = tiny_dataset(cv2, tmp_path / "data", ("train",))
+    out = tmp_path / "bench"
+    assert main(["bench", str(tiny_onnx), "--formats", "onnx-int8,onnx-int8-trt", "--calib", str(data),
+                 "--calib-images", "2", "--out", str(out), *FAST]) == 0
+    assert sorted(p.name for p in out.glob("model*")) == ["model.int8-trt.onnx", "model.int8.onnx", "model.json"]
+    assert set(json.loads((out / "model.json").read_text())["artifacts"]) == {"model.int8.onnx",
+                                                                              "model.int8-trt.onnx"}
+    assert read_sidecar(out / "model.int8-trt.onnx")[1].details["int8"]["flavour"] == "tensorrt"
+    assert read_sidecar(out / "model.int8.onnx")[1].details["int8"]["flavour"] == "cpu"
+
+
 def test_engine_only_without_tensorrt_is_one_clear_error(tiny_onnx, tmp_path, capsys):
     code = main(["bench", str(tiny_onnx), "--formats", "engine", "--out", str(tmp_path / "b"), *FAST])
     assert code != 0

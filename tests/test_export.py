@@ -251,6 +251,16 @@ def test_cli_exports_beside_the_checkpoint(checkpoint, capsys):
     assert sidecar["artifacts"]["tiny.onnx"]["details"]["source"] == str(checkpoint)
 
 
+def test_cli_export_of_a_dotted_checkpoint_name_keeps_the_dots(checkpoint, tmp_path, capsys):
+    """`segnet export lite_w0.25.pt` -> lite_w0.25.onnx and lite_w0.25.json (not lite_w0.onnx, lite_w0.json)."""
+    import shutil
+
+    dotted = shutil.copy(checkpoint, tmp_path / "lite_w0.25.pt")
+    assert main(["export", str(dotted), "--skip-rewrite-check"]) == 0
+    assert f"wrote {tmp_path / 'lite_w0.25.onnx'}" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lite_w0.25.json", "lite_w0.25.onnx", "lite_w0.25.pt"]
+
+
 def test_cli_int8_variant_with_its_options(camvid_root, tmp_path, capsys):
     model, spec = make(num_classes=11)
     checkpoint = save_checkpoint(tmp_path / "camvid.pt", spec=spec, model=model, epoch=1)

@@ -60,6 +60,11 @@ def test_corrupt_sidecar_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("name, sidecar", [
     ("model.onnx", "model.json"), ("model.int8.onnx", "model.json"), ("model.fp16.engine", "model.json"),
     ("lite_w0.25_360x480.onnx", "lite_w0.25_360x480.json"), ("net.v2.int8.onnx", "net.v2.json"),
+    # `segnet bench`'s TensorRT-flavour INT8 file shares model.json like the other variants
+    ("model.int8-trt.onnx", "model.json"), ("lite_w0.25.int8-trt.onnx", "lite_w0.25.json"),
+    # the engine cache's engines share their model's sidecar
+    ("model.fp16.trt10.3.0.26.orin.1a2b3c4d5e6f.engine", "model.json"),
+    ("lite_w0.25.fp32.trt8.6.1.6.xavier-nx.0123456789ab.engine", "lite_w0.25.json"),
 ])
 def test_sidecar_name_drops_only_extension_and_precision_tag(tmp_path, name, sidecar):
     assert sidecar_path(tmp_path / name) == tmp_path / sidecar

@@ -202,6 +202,28 @@ def test_sidecar_records_engine_facts(monkeypatch, tmp_path, onnx_file):
     assert json.loads((tmp_path / "model.json").read_text())["artifacts"]["model.fp16.engine"]["format"] == "engine"
 
 
+@pytest.mark.parametrize("precision", [[], ["--fp16"]])
+def test_models_whose_names_differ_after_a_dot_get_their_own_engine_and_sidecar(monkeypatch, tmp_path, capsys,
+                                                                                  precision):
+    """`segnet build lite_w0.25.onnx` and `segnet build lite_w0.5.onnx`: neither overwrites the other's files."""
+    from segnet.cli import main
+
+    install(monkeypatch, "10.3")
+    tag = ".fp16" if precision else ""
+    for name in ("lite_w0.25", "lite_w0.5"):
+        model = tiny_onnx(tmp_path / f"{name}.onnx")
+        assert main(["build", str(model), "--verbose", *precision]) == 0
+        assert f"wrote {tmp_path / f'{name}{tag}.engine'}" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{name}{ext}" for name in ("lite_w0.25", "lite_w0.5")
+        for ext in (".onnx", f"{tag}.engine", ".json", ".build.log"))
+    for name in ("lite_w0.25", "lite_w0.5"):
+        engine = tmp_path / f"{name}{tag}.engine"
+        _, artifact = read_sidecar(engine)
+        assert artifact.file == engine.name and artifact.details["onnx_file"] == f"{name}.onnx"
+        assert set(json.loads((tmp_path / f"{name}.json").read_text())["artifacts"]) == {engine.name}
+
+
 def test_missing_onnx_file(monkeypatch, tmp_path):
     install(monkeypatch)
     with pytest.raises(SegnetError, match="not found"):

@@ -16,6 +16,7 @@ from segnet.runtime.backends.tensorrt import TensorRTBackend
 from segnet.runtime.ort_providers import providers_for
 
 from segnet.errors import MissingDependencyError, SegnetError
+from segnet.spec import Artifact, ModelSpec, read_sidecar, write_sidecar
 
 
 def test_engine_built_once_then_reused(monkeypatch, tmp_path):
@@ -32,6 +33,24 @@ def test_engine_built_once_then_reused(monkeypatch, tmp_path):
     tiny_onnx(model, node_name="retrained")  # changed model -> new hash -> rebuild
     engine_cache.cached_engine(model, BuildOptions(fp16=True), log=messages.append)
     assert len(trt.called("Builder.build_serialized_network")) == 3
+
+
+@pytest.mark.parametrize("name", ["model", "lite_w0.25"])
+def test_cached_engine_shares_its_models_sidecar(monkeypatch, tmp_path, name):
+    """The cached engine's entry goes into the model's <stem>.json, beside the ONNX's: read_sidecar of the
+    engine finds the model's spec and the engine's own entry, and no second sidecar is written."""
+    install(monkeypatch, "10.3", name=b"Orin")
+    model = tiny_onnx(tmp_path / f"{name}.onnx")
+    spec = ModelSpec(arch="segnet_lite", num_classes=3, input_size=(4, 6))  # what tiny_onnx's metadata carries
+    write_sidecar(model, spec, Artifact(file=model.name, format="onnx"))  # as `segnet export` leaves it
+    engine = engine_cache.cached_engine(model, BuildOptions(fp16=True), log=lambda m: None)
+    assert engine.name.startswith(f"{name}.fp16.trt10.3.0.26.orin.")
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [f"{name}.json"]
+    found_spec, artifact = read_sidecar(engine)
+    assert found_spec == spec
+    assert artifact.file == engine.name and artifact.format == "engine" and artifact.precision == "fp16"
+    assert artifact.details["onnx_file"] == model.name
+    assert read_sidecar(model)[1].format == "onnx"  # the model's own entry is kept
 
 
 def test_read_only_model_folder_uses_user_cache(monkeypatch, tmp_path):

@@ -11,6 +11,7 @@ from typing import Any
 
 from segnet.runtime.backends.base import Backend, TensorInfo
 
+from segnet.artifacts import model_format
 from segnet.errors import MissingDependencyError, SegnetError
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
@@ -29,10 +30,10 @@ def open_backend(model_path: str | Path, backend: str = "auto", device: str = "c
         raise SegnetError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
     if not path.is_file():
         raise SegnetError(f"{path}: model file not found")
-    suffix = path.suffix.lower()
-    if suffix not in (".onnx", ".engine", ".plan", ".trt"):
-        raise SegnetError(f"{path}: unknown model format {suffix!r}; expected .onnx or .engine")
-    is_engine = suffix != ".onnx"
+    fmt = model_format(path)
+    if fmt not in ("onnx", "engine"):
+        raise SegnetError(f"{path}: unknown model format {path.suffix.lower()!r}; expected .onnx or .engine")
+    is_engine = fmt == "engine"
     if is_engine and backend == "onnxruntime":
         raise SegnetError(f"{path}: a TensorRT engine runs only with --backend tensorrt (or auto)")
     if is_engine or backend == "tensorrt":

@@ -66,6 +66,7 @@ def runtime_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from segnet import atomic
+    from segnet.artifacts import model_format
     from segnet.data import open_dataset
     from segnet.errors import SegnetError
     from segnet.evaluate import evaluate_predictor, summary
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.model)
     if not path.is_file():
         raise SegnetError(f"{path}: no such model file")
-    exported = path.suffix.lower() in (".onnx", ".engine", ".plan", ".trt")
+    exported = model_format(path) in ("onnx", "engine")
     if exported and args.imgsz:
         raise SegnetError("--imgsz applies to checkpoints only: an exported model has a fixed input size")
     predict, spec = runtime_predictor(args) if exported else torch_predictor(args)

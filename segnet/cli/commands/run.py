@@ -89,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> tuple[str, ...]:
+    from segnet.artifacts import model_format
     from segnet.runtime.render import parse_visualize
 
     if not 0.0 <= args.alpha <= 1.0:
@@ -97,7 +98,7 @@ def _check(args: argparse.Namespace) -> tuple[str, ...]:
         raise SegnetError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.threads is not None and args.threads < 1:
         raise SegnetError(f"--threads must be at least 1, got {args.threads}")
-    engine = str(args.model).lower().endswith((".engine", ".plan", ".trt"))
+    engine = model_format(args.model) == "engine"
     if args.cuda_graph and not (engine or args.backend == "tensorrt"):
         raise SegnetError("--cuda-graph applies to TensorRT: run an .engine, or add --backend tensorrt")
     try:
