@@ -97,7 +97,6 @@ class Segmenter:
             backend_options["threads"] = threads
         self.backend: Backend = open_backend(model_path, backend=backend, device=device, **backend_options)
         self.backend.activate()
-        self.backend.is_active = True
         try:
             self.io = model_io.resolve(model_path, self.backend, mean=mean, std=std, classes=classes,
                                        color_order=color_order, input_size=input_size)
@@ -141,9 +140,7 @@ class Segmenter:
 
     def close(self) -> None:
         """Release the backend."""
-        if self.backend.is_active:
-            self.backend.deactivate()
-            self.backend.is_active = False
+        self.backend.deactivate()  # a no-op when not active
 
     def __enter__(self) -> Self:
         return self

@@ -11,7 +11,7 @@ import pytest
 from runtime_helpers import scene
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
 from segnet.runtime import Segmenter
-from segnet.runtime.backends import open_backend
+from segnet.runtime.backends import Backend, TensorInfo, open_backend
 from segnet.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
 from segnet.errors import MissingDependencyError, SegnetError
@@ -188,6 +188,67 @@ def test_bad_inputs_give_clear_errors(models, tmp_path):
             seg.predict(FRAME.astype(np.float32))
     with pytest.raises(SegnetError, match="embedded"):
         Segmenter(models["embedded"], mean=(0.5, 0.5, 0.5))
+
+
+class _CountingBackend(Backend):
+    """A backend with only the _impl members: the base class does the bookkeeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def _activate_impl(self) -> None:
+        self.calls.append("activate")
+
+    def _infer_impl(self, feed, outputs):
+        self.calls.append("infer")
+        return {"out": feed["x"] * 2}
+
+    def _deactivate_impl(self) -> None:
+        self.calls.append("deactivate")
+
+    @property
+    def inputs(self):
+        return [TensorInfo("x", (1,), np.dtype(np.float32))]
+
+    @property
+    def outputs(self):
+        return [TensorInfo("out", (1,), np.dtype(np.float32))]
+
+
+def test_backend_base_does_the_bookkeeping():
+    backend = _CountingBackend()
+    x = np.ones(1, np.float32)
+    with pytest.raises(SegnetError, match=r"backend is not active: call activate\(\)"):
+        backend.infer({"x": x})
+    with pytest.raises(SegnetError, match="backend is not active"):
+        backend.infer_async({"x": x})
+    backend.deactivate()  # inactive: a no-op
+    backend.activate()
+    backend.activate()
+    assert backend.is_active and backend.calls == ["activate"]
+    with pytest.raises(SegnetError, match=r"expected inputs \['x'\], got \[\]"):
+        backend.infer({})
+    with pytest.raises(SegnetError, match=r"expected inputs \['x'\], got \['x', 'y'\]"):
+        backend.infer({"x": x, "y": x})
+    np.testing.assert_array_equal(backend.infer_async({"x": x}).result()["out"], 2 * x)  # a finished Pending
+    backend.deactivate()
+    assert not backend.is_active and backend.calls == ["activate", "infer", "deactivate"]
+    with _CountingBackend() as managed:
+        assert managed.is_active and managed.infer({"x": x})["out"][0] == 2
+    assert not managed.is_active and managed.calls == ["activate", "infer", "deactivate"]
+
+
+def test_open_backend_says_which_options_tensorrt_ignores(tmp_path, capsys):
+    engine = tmp_path / "model.engine"
+    engine.write_bytes(b"plan")
+    try:
+        open_backend(engine, threads=2, optimization=None, spinning=False)
+    except SegnetError:
+        pass  # no TensorRT here: the notes come first
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["segnet: note: --threads does not apply to the TensorRT backend (ignored)",
+                   "segnet: note: --no-spinning does not apply to the TensorRT backend (ignored)"]
 
 
 def test_open_backend_choices(models, tmp_path):

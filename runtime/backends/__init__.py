@@ -6,6 +6,7 @@ cached TensorRT engine built from it with backend="tensorrt"). TensorRT modules 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from segnet.errors import MissingDependencyError, SegnetError
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
 DEVICES = ("cpu", "cuda", "tensorrt")
+_ORT_ONLY = ("threads", "optimization", "spinning")  # ONNX Runtime options the TensorRT backend ignores
 
 __all__ = ["BACKENDS", "DEVICES", "Backend", "TensorInfo", "open_backend"]
 
@@ -38,9 +40,11 @@ def open_backend(model_path: str | Path, backend: str = "auto", device: str = "c
         raise SegnetError(f"{path}: a TensorRT engine runs only with --backend tensorrt (or auto)")
     if is_engine or backend == "tensorrt":
         build_options = options.pop("build_options", None)
-        options.pop("threads", None)
-        options.pop("optimization", None)
-        options.pop("spinning", None)
+        for option in _ORT_ONLY:  # said once, not silently dropped
+            value = options.pop(option, None)
+            if value is not None:
+                flag = "--no-spinning" if option == "spinning" and value is False else f"--{option}"
+                print(f"segnet: note: {flag} does not apply to the TensorRT backend (ignored)", file=sys.stderr)
         try:
             from segnet.runtime.backends.tensorrt import TensorRTBackend
             from segnet.runtime.engine_cache import cached_engine

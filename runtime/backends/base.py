@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from segnet.errors import SegnetError
+
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11
 
@@ -41,38 +43,88 @@ class Pending:
 
 
 class Backend(abc.ABC):
-    """Base class of all backends. Subclasses implement the four `_`-less abstract members."""
+    """Base class of all backends. The public life cycle (`activate`, `infer`, `infer_async`, `deactivate`,
+    the context manager) does the bookkeeping: whether the backend is active, and that a feed names exactly
+    the model's inputs. Subclasses implement `_activate_impl`, `_infer_impl`, `_deactivate_impl` (and may
+    override `_infer_async_impl`), plus `inputs` and `outputs`; they set `last_timing` in their inference."""
 
     name: str = "backend"
     max_in_flight: int = 1  # inferences infer_async can have running at once
 
     def __init__(self) -> None:
-        self.is_active = False
+        self._active = False
+        self._input_names: list[str] = []
         self.last_timing: dict[str, float] = {}
 
-    @abc.abstractmethod
-    def activate(self) -> None:
-        """Load the model and allocate what inference needs."""
+    @property
+    def is_active(self) -> bool:
+        """True between a successful `activate()` and `deactivate()`."""
+        return self._active
 
-    @abc.abstractmethod
+    # -- public life cycle ------------------------------------------------------------------------
+    def activate(self) -> None:
+        """Load the model and allocate what inference needs; a no-op when already active."""
+        if self._active:
+            return
+        self._activate_impl()
+        self._input_names = [info.name for info in self.inputs]  # asked once, not per frame
+        self._active = True
+
     def infer(self, feed: dict[str, np.ndarray],
               outputs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Run one inference; returns outputs by name (arrays owned by the caller). With `outputs`
         (arrays of the outputs' shapes and dtypes, e.g. from `allocate`) the results are written into
         those arrays, which are what is returned."""
+        self._check_feed(feed)
+        return self._infer_impl(feed, outputs)
 
     def infer_async(self, feed: dict[str, np.ndarray],
                     outputs: dict[str, np.ndarray] | None = None) -> Pending:
         """Start an inference; backends that cannot overlap run it now and return it finished."""
-        return Pending(self.infer(feed, outputs))
+        self._check_feed(feed)
+        return self._infer_async_impl(feed, outputs)
+
+    def deactivate(self) -> None:
+        """Release everything `activate` took; a no-op when not active."""
+        if not self._active:
+            return
+        self._deactivate_impl()
+        self._active = False
+        self._input_names = []
 
     def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A host array the backend reads (as an input) or fills (as an output) without a copy of its own."""
         return np.empty(shape, dtype)
 
+    def _label(self) -> str:
+        """How errors name this backend's model (subclasses: the model file's name)."""
+        return self.name
+
+    def _check_feed(self, feed: dict[str, np.ndarray]) -> None:
+        if not self._active:
+            raise SegnetError("backend is not active: call activate() or use it as a context manager")
+        expected = self._input_names
+        if len(feed) != len(expected) or any(name not in feed for name in expected):
+            raise SegnetError(f"{self._label()}: expected inputs {sorted(expected)}, got {sorted(feed)}")
+
+    # -- what subclasses implement ----------------------------------------------------------------
     @abc.abstractmethod
-    def deactivate(self) -> None:
-        """Release everything `activate` took."""
+    def _activate_impl(self) -> None:
+        """Load the model and allocate what inference needs (called only when not active)."""
+
+    @abc.abstractmethod
+    def _infer_impl(self, feed: dict[str, np.ndarray],
+                    outputs: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """Run one inference on a checked feed (see `infer`)."""
+
+    def _infer_async_impl(self, feed: dict[str, np.ndarray],
+                          outputs: dict[str, np.ndarray] | None) -> Pending:
+        """Start an inference on a checked feed; by default run it now and return it finished."""
+        return Pending(self._infer_impl(feed, outputs))
+
+    @abc.abstractmethod
+    def _deactivate_impl(self) -> None:
+        """Release everything `_activate_impl` took (called only when active)."""
 
     @property
     @abc.abstractmethod
@@ -86,9 +138,7 @@ class Backend(abc.ABC):
 
     def __enter__(self) -> Self:
         self.activate()
-        self.is_active = True
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.deactivate()
-        self.is_active = False

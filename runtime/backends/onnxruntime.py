@@ -53,7 +53,7 @@ class OnnxRuntimeBackend(Backend):
         self.metadata: dict[str, str] = {}
         self.output_names: list[str] = []
 
-    def activate(self) -> None:
+    def _activate_impl(self) -> None:
         ort = require("onnxruntime", "the ONNX Runtime backend")
         if not self.model_path.is_file():
             raise SegnetError(f"{self.model_path}: model file not found")
@@ -77,13 +77,13 @@ class OnnxRuntimeBackend(Backend):
             raise SegnetError(f"{self.model_path}: ONNX Runtime cannot load it ({first})") from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.output_names = [out.name for out in self.session.get_outputs()]  # asked once, not per frame
-        self.is_active = True
 
-    def infer(self, feed: dict[str, np.ndarray],
-              outputs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def _label(self) -> str:
+        return self.model_path.name
+
+    def _infer_impl(self, feed: dict[str, np.ndarray],
+                    outputs: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
         """With `outputs`, ONNX Runtime writes into those arrays (I/O binding: no output copies)."""
-        if self.session is None:
-            raise SegnetError("backend is not active: call activate() or use it as a context manager")
         start = time.perf_counter()
         if outputs:
             results = self._infer_bound(feed, outputs)
@@ -119,9 +119,8 @@ class OnnxRuntimeBackend(Backend):
             results.update({n: v for n, v in zip(self.output_names, values) if n in unbound})
         return results
 
-    def deactivate(self) -> None:
+    def _deactivate_impl(self) -> None:
         self.session = None
-        self.is_active = False
 
     @property
     def inputs(self) -> list[TensorInfo]:

@@ -176,9 +176,7 @@ class TensorRTBackend(Backend):
         self._logger: Any = None
 
     # -- life cycle -------------------------------------------------------------------------------
-    def activate(self) -> None:
-        if self._context is not None:
-            return
+    def _activate_impl(self) -> None:
         trt_utils.import_tensorrt("running TensorRT engines")
         if not self.engine_path.is_file():
             raise SegnetError(f"{self.engine_path}: engine file not found; build one with `segnet build MODEL.onnx`")
@@ -212,11 +210,10 @@ class TensorRTBackend(Backend):
                 self._sets.append(BufferSet(self._bindings, self.zero_copy, self.graph_cache_size))
         except BaseException:
             with contextlib.suppress(SegnetError):
-                self.deactivate()
+                self._deactivate_impl()
             raise
-        self.is_active = True
 
-    def deactivate(self) -> None:
+    def _deactivate_impl(self) -> None:
         for buffers in self._sets:
             buffers.free()  # waits for its stream, so nothing uses the allocated buffers any more
         self._sets = []
@@ -227,7 +224,6 @@ class TensorRTBackend(Backend):
         if self._logger is not None:
             self._logger.close()
         self._logger = None
-        self.is_active = False
 
     @property
     def context(self) -> trt.IExecutionContext:
@@ -308,10 +304,7 @@ class TensorRTBackend(Backend):
     def _prepare(self, feed: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
         """Validate the feed (names, dtypes, shapes), set dynamic input shapes; return arrays and all shapes."""
         context = self.context
-        inputs = {b.name: b for b in self._bindings if b.is_input}
-        unknown, missing = set(feed) - set(inputs), set(inputs) - set(feed)
-        if unknown or missing:
-            raise SegnetError(f"{self.engine_path.name}: expected inputs {sorted(inputs)}, got {sorted(feed)}")
+        inputs = {b.name: b for b in self._bindings if b.is_input}  # names already checked by Backend
         arrays, shapes = {}, {}
         for name, binding in inputs.items():
             array = np.asarray(feed[name])
@@ -378,12 +371,15 @@ class TensorRTBackend(Backend):
         return None
 
     # -- inference --------------------------------------------------------------------------------
-    def infer(self, feed: dict[str, np.ndarray],
-              outputs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        return self.infer_async(feed, outputs).result()
+    def _label(self) -> str:
+        return self.engine_path.name
 
-    def infer_async(self, feed: dict[str, np.ndarray],
-                    outputs: dict[str, np.ndarray] | None = None) -> PendingInference:
+    def _infer_impl(self, feed: dict[str, np.ndarray],
+                    outputs: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        return self._infer_async_impl(feed, outputs).result()
+
+    def _infer_async_impl(self, feed: dict[str, np.ndarray],
+                          outputs: dict[str, np.ndarray] | None) -> PendingInference:
         """Start an inference on the next buffer set and return at once; at most two are in flight. Arrays
         from `allocate` (inputs, or `outputs`) are used in place; other `outputs` are filled on result()."""
         context = self.context
