@@ -255,8 +255,6 @@ def torch_export(graph: Any, args: tuple[Any, ...], input_names: list[str], outp
                                         optimize=True, verbose=False)
     except (RuntimeError, TypeError, ValueError, AssertionError) as exc:  # report the exporter's first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if os.environ.get("SEGNET_DEBUG"):
-            raise
         raise SegnetError(f"torch.onnx.export failed for {arch}: {first[:300]}") from None
     proto = program.model_proto
     got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
