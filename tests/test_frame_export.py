@@ -180,3 +180,15 @@ def test_every_output_combination_checks_clean(tiny, tmp_path, upsample):
             path = export(tiny, tmp_path, f"{'-'.join(outputs)}.onnx", upsample=upsample, outputs=list(outputs))
             report = check_onnx(path, run_parser=False)
             assert report.ok and not [i for i in report.issues if i.severity != "info"], (outputs, report.to_dict())
+
+
+def test_grayscale_model_takes_bgr_frames_converted_in_the_graph(tmp_path):
+    """A 1-channel network behind a BGR camera: the graph converts with OpenCV's BGR2GRAY weights, and the
+    export's own check against the host path (which converts the same way) passes."""
+    model, spec = make(size=NET, in_channels=1)
+    path = export_model(model, spec, tmp_path / "gray.onnx", frame=FramePath(size=FRAME, outputs=["overlay", "labels"]),
+                        check_rewrite=False)
+    inputs, _ = shapes(path)
+    assert inputs["frame"][1] == [1, *FRAME, 3]
+    (result,) = read_sidecar(path)[1].details["verification"]["frame_path"]
+    assert result["passed"] and result["agreement"] >= 0.999
