@@ -54,9 +54,8 @@ def exported_random_model(folder: Path, arch: str, width: float, imgsz: tuple[in
     export's own check against PyTorch. Random weights make near-ties in max-pool windows likely, and
     ONNX Runtime's differently rounded convolutions then flip a few pooling switches; another random
     initialisation usually has none. Latency does not depend on which initialisation is used."""
-    from segnet.export.onnx_export import export_onnx
-
     from segnet.errors import SegnetError
+    from segnet.export.onnx_export import export_onnx
 
     failure = ""
     for seed in range(attempts):

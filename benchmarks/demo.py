@@ -247,9 +247,8 @@ class Demo:
 
     def step_grid(self, step: Step) -> None:
         """Ground truth next to the deployed model's predictions (ONNX Runtime, through the Segmenter)."""
-        from segnet.runtime.segmenter import Segmenter
-
         from segnet.data import open_dataset
+        from segnet.runtime.segmenter import Segmenter
         from segnet.train.reports import prediction_grid
 
         assert self.data_root is not None

@@ -29,9 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from segnet.benchmarks.harness import BenchRun, Runner, TimingSettings, benchmark
-
 from segnet import atomic
+from segnet.benchmarks.harness import BenchRun, Runner, TimingSettings, benchmark
 
 DEFAULT_PRESETS = ("segnet_lite:0.25", "segnet_basic:0.25", "segnet_vgg16:0.25")
 DEFAULT_SIZES = ("360x480", "180x240")
@@ -128,6 +127,7 @@ def preset_row(folder: Path, preset: str, size_text: str, args: argparse.Namespa
     """Export one preset at one size in both pool forms, check the TensorRT graph, compare, time both;
     with a `trained` checkpoint of the preset also compare its export with PyTorch."""
     import onnx
+
     from segnet.benchmarks.checkpoints import (
         parse_preset,
         parse_size,
@@ -135,7 +135,6 @@ def preset_row(folder: Path, preset: str, size_text: str, args: argparse.Namespa
     )
     from segnet.export.onnx_export import export_onnx
     from segnet.export.verify import pooling_nodes
-
     from segnet.spec import read_sidecar
 
     arch, width = parse_preset(preset)
@@ -165,8 +164,8 @@ def compare_forms(checkpoint: Path, switch: Path, scatter: Path, data: Path | No
     """Agreement of the switch graph with PyTorch on real images, and with PyTorch's own ScatterND export
     (both under ONNX Runtime, so the same convolution numerics) on random and real images."""
     import onnx
-    from segnet.export import inputs, verify
 
+    from segnet.export import inputs, verify
     from segnet.spec import read_sidecar
 
     spec = read_sidecar(switch)[0]  # type: ignore[index]
@@ -188,7 +187,6 @@ def vs_pytorch(checkpoint: Path, exported: Path, images: Sequence[Any]) -> dict[
     in PyTorch, on `images` (batch 1, host normalisation)."""
     from segnet.export import inputs, verify
     from segnet.export.onnx_export import torch_runner
-
     from segnet.spec import read_sidecar
     from segnet.train.checkpoint import load_model
 
@@ -207,7 +205,6 @@ def trained_comparisons(folder: Path, trained: Path, size: tuple[int, int], data
     with `data`, on real val images."""
     from segnet.export import inputs
     from segnet.export.onnx_export import export_onnx
-
     from segnet.spec import read_sidecar
 
     exported = export_onnx(trained, folder / f"{trained.parent.name}_{size[0]}x{size[1]}.onnx", imgsz=size)
@@ -249,11 +246,10 @@ def _ms(value: float | None) -> str:
 
 def int8_section(folder: Path, args: argparse.Namespace, timing: TimingSettings) -> dict[str, Any]:
     """FP32 vs every INT8 variant of the checkpoint: mIoU on val, latency in one alternating run."""
-    from segnet.export.onnx_export import export_onnx
-    from segnet.export.quantize import SWITCH_INPUTS, quantize_int8
-
     from segnet.data import open_dataset
     from segnet.evaluate import evaluate_predictor
+    from segnet.export.onnx_export import export_onnx
+    from segnet.export.quantize import SWITCH_INPUTS, quantize_int8
     from segnet.spec import read_sidecar
 
     fp32 = export_onnx(args.ckpt, folder / "model.onnx", embed_preprocess=True, argmax=True)

@@ -65,7 +65,6 @@ def bench_presets(args: argparse.Namespace, peak_time: float = 0.0) -> tuple[lis
     )
     from segnet.benchmarks.harness import TimingSettings
     from segnet.benchmarks.suite import BenchRequest, parse_formats, run_bench
-
     from segnet.errors import SegnetError
 
     out = Path(args.out)

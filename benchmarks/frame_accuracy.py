@@ -76,7 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from segnet.benchmarks.checkpoints import command_line
     from segnet.benchmarks.peak import machine_info
     from segnet.benchmarks.report import machine_block
-
     from segnet.data import open_dataset
 
     args = build_parser().parse_args(argv)
@@ -125,7 +124,6 @@ def export_variants(checkpoint: Path, folder: Path, size: tuple[int, int]) -> tu
     """The plain export (key ("host", "-")) and the four frame-path exports at `size`, each verified by
     segnet's export itself; returns the spec and the ONNX paths."""
     from segnet.export.onnx_export import export_model
-
     from segnet.spec import FramePath, read_sidecar
     from segnet.train.checkpoint import load_model
 
@@ -184,6 +182,7 @@ def measure(dataset: Any, spec: ModelSpec, models: dict[Key, Path], size: tuple[
     """Score and time every variant on the `indices` images, alternating variants frame by frame (the
     order rotated each frame); returns the table rows and the host path's work in ms."""
     import cv2
+
     from segnet.export import verify
 
     runners = {key: verify.ort_runner(str(path), threads) for key, path in models.items()}
@@ -229,7 +228,6 @@ def same_resize_host(frame_bgr: np.ndarray, spec: ModelSpec, network: Runner,
     """The host path with each graph variant's own resize done in float (export/frame_verify.py), per
     (resize, upsample): what "identical where both use the same resize" is checked against."""
     from segnet.export import frame_verify
-
     from segnet.spec import FramePath
 
     out = {}

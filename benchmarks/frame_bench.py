@@ -36,17 +36,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from segnet import atomic
 from segnet.benchmarks.pipeline_bench import ReplaySource, load_note, rss_mb, write_test_video
 from segnet.benchmarks.tiny_onnx import OPSET, build_tiny_onnx, tiny_spec
+from segnet.errors import SegnetError
+from segnet.lazy import require
 from segnet.runtime.pipeline import Pipeline
 from segnet.runtime.run_stats import RunStats
 from segnet.runtime.segmenter import Segmenter
 from segnet.runtime.sinks import NullSink, Sink, open_sink
 from segnet.runtime.sources import Source, open_source, parse_size
-
-from segnet import atomic
-from segnet.errors import SegnetError
-from segnet.lazy import require
 from segnet.spec import ARTIFACT_KEY, SPEC_KEY, Artifact, FramePath, ModelSpec, write_sidecar
 
 NUM_CLASSES = 12

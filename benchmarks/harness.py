@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from segnet.runtime.stats import UNSTABLE_CV, LatencyStats
 
 from segnet.errors import MissingDependencyError, SegnetError
+from segnet.runtime.stats import UNSTABLE_CV, LatencyStats
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 BLOCK_SECONDS = 0.1  # target wall time of one round-robin block per runner

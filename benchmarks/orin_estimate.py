@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from segnet.benchmarks import orin
-
 from segnet import atomic
+from segnet.benchmarks import orin
 
 DEFAULT_PRESETS = ("segnet_vgg16", "segnet_basic", "segnet_lite", "segnet_lite:0.5")
 
@@ -57,7 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def preset_cost(arch: str, width: float, size: tuple[int, int]) -> dict[str, Any]:
     """GFLOPs and DRAM-traffic estimate of one preset at `size`, counted on its switch-form ONNX graph."""
     from segnet.benchmarks.flops import count_macs
-
     from segnet.lazy import require
 
     torch = require("torch", "exporting the presets for FLOP counting")

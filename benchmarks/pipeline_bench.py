@@ -34,14 +34,14 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from segnet import atomic
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
 from segnet.runtime.pipeline import Pipeline
 from segnet.runtime.run_stats import RunStats
 from segnet.runtime.segmenter import Segmenter
 from segnet.runtime.sinks import NullSink, open_sink
 from segnet.runtime.sources import Source, open_source, parse_size
-
-from segnet import atomic
 
 SEGNET_EXPORT = """
 import sys

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from segnet.benchmarks.harness import Runner, TimingSettings, benchmark
 
 from segnet import atomic
+from segnet.benchmarks.harness import Runner, TimingSettings, benchmark
 
 DEFAULT_PRESETS = ("segnet_lite:0.25", "segnet_basic:0.25", "segnet_vgg16:0.125")
 DEFAULT_SIZES = ("180x240",)

@@ -14,11 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from segnet.benchmarks.harness import BenchRun, FormatResult, speedups
-from segnet.runtime.stats import UNSTABLE_CV
-
 from segnet import atomic
+from segnet.benchmarks.harness import BenchRun, FormatResult, speedups
 from segnet.lazy import require
+from segnet.runtime.stats import UNSTABLE_CV
 
 COLUMNS = ["format", "status", "size_mb", "miou", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "fps",
            "speedup_vs_pytorch", "gflops_per_s", "pct_of_peak", "h2d_ms", "compute_ms", "d2h_ms", "cv"]

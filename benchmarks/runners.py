@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from segnet.benchmarks.harness import Runner
 
 STAGES = ("h2d", "compute", "d2h")

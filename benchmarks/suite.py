@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segnet.artifacts import artifact_path, model_format
+from segnet.artifacts import stem as artifact_stem
 from segnet.benchmarks.harness import (
     Runner,
     SkippedRunner,
     TimingSettings,
     benchmark,
 )
-
-from segnet.artifacts import artifact_path, model_format
-from segnet.artifacts import stem as artifact_stem
 from segnet.errors import MissingDependencyError, SegnetError
 
 # each format but pytorch is the segnet.artifacts kind of that name, which names its file (model.int8.onnx,

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from segnet.benchmarks.harness import Runner
 
+from segnet.benchmarks.harness import Runner
 from segnet.lazy import require
 
 

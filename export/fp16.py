@@ -12,14 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from segnet.errors import SegnetError
 from segnet.export import verify
 from segnet.export.onnx_export import (
     read_metadata,
     save_variant,
     variant_path,
 )
-
-from segnet.errors import SegnetError
 from segnet.lazy import require
 
 FP16_BLOCK_EXTRA = ["ArgMax"]

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from segnet.export import frame_verify, onnx_export, verify
 
 from segnet.errors import SegnetError
+from segnet.export import frame_verify, onnx_export, verify
 from segnet.lazy import require
 from segnet.spec import (
     FRAME_CHANNELS,

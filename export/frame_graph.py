@@ -16,11 +16,11 @@ import math
 
 import numpy as np
 import torch
-from segnet.export.graph_io import as_labels, class_index
 from torch import nn
 from torch.nn import functional as F
 
 from segnet import preprocess
+from segnet.export.graph_io import as_labels, class_index
 from segnet.spec import FramePath, ModelSpec
 
 GRAY_WEIGHTS_BGR = (0.114, 0.587, 0.299)  # OpenCV's BGR2GRAY coefficients (ITU-R BT.601)

@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict
 
 import cv2
 import numpy as np
-from segnet.export import inputs
 
 from segnet import preprocess
 from segnet.errors import SegnetError
+from segnet.export import inputs
 from segnet.spec import FramePath, ModelSpec
 
 Runner = Callable[[Any], Dict[str, np.ndarray]]  # typing generics: evaluated at import on 3.8

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from segnet.export import inputs, verify
 
 from segnet import artifacts, atomic
 from segnet.errors import SegnetError
+from segnet.export import inputs, verify
 from segnet.lazy import require
 from segnet.spec import ARTIFACT_KEY, SPEC_KEY, Artifact, FramePath, ModelSpec, write_sidecar
 
@@ -202,7 +202,6 @@ def _prepare(model: Any, spec: ModelSpec, opts: _Options) -> tuple[Any, Any, Any
     """(reference model in indices mode, ExportGraph around a copy in the export's pool form, ExportGraph
     around the reference)."""
     from segnet.export.graph_io import ExportGraph
-
     from segnet.models import set_pool_mode
 
     reference = set_pool_mode(copy.deepcopy(model), "indices").eval()

@@ -1,7 +1,7 @@
 """INT8 variant of an exported model: ONNX Runtime static quantization to Q/DQ nodes, calibrated on real
 images preprocessed exactly as the runtime will feed them.
 
-Two flavours, different files (TENSORRT.md, "INT8 on CPU versus on TensorRT"):
+Two flavours, different files (docs/tensorrt.md, "INT8 on CPU versus on TensorRT"):
 - "tensorrt": symmetric signed INT8 for activations and weights, every zero point 0 - what TensorRT's
   explicit quantization requires (checked after quantizing: SegnetError otherwise).
 - "cpu" (alias "onnxruntime"): unsigned asymmetric activations, symmetric int8 weights - the form ONNX
@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from segnet.errors import SegnetError
 from segnet.export import inputs, verify
 from segnet.export.onnx_export import (
     read_metadata,
     save_variant,
     variant_path,
 )
-
-from segnet.errors import SegnetError
 from segnet.lazy import require
 from segnet.spec import Artifact, ModelSpec
 

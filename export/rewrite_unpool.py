@@ -2,7 +2,7 @@
 
 Three rewrites, done with ONNX-GraphSurgeon (never by editing protobuf by hand):
 1. MaxPool(2x2, stride 2, no padding) whose Indices feed only 2x2/stride-2 MaxUnpool nodes -> the index-free
-   "switch" form of DESIGN.md: four strided Slices of the pool input, Max, first-in-scan-order Equal switches
+   "switch" form of docs/design.md: four strided Slices of the pool input, Max, first-in-scan-order Equal switches
    (And/Not/Or), Cast, Mul, Concat, DepthToSpace(DCR), zero Pad for odd sizes. Bit-exact with the original.
 2. The same for the pattern `torch.onnx.export(..., dynamo=True)` emits for max_unpool2d: MaxPool Indices ->
    Sub/Add/Reshape/Unsqueeze index arithmetic -> ScatterND into a zero tensor -> Reshape.
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from segnet.export.trt_lint import load_model
 
 from segnet import atomic
 from segnet.errors import SegnetError
+from segnet.export.trt_lint import load_model
 from segnet.lazy import require
 
 # Index arithmetic between MaxPool's Indices and ScatterND in the dynamo export of max_unpool2d.

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segnet.export.engine_options import BuildOptions
-from segnet.runtime import cuda_utils, trt_utils
-from segnet.runtime.trt_utils import trt
-
 from segnet import artifacts, atomic
 from segnet.errors import MissingDependencyError, SegnetError
+from segnet.export.engine_options import BuildOptions
 from segnet.lazy import require
+from segnet.runtime import cuda_utils, trt_utils
+from segnet.runtime.trt_utils import trt
 from segnet.spec import (
     ARTIFACT_KEY,
     SPEC_KEY,

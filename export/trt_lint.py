@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segnet.export.trt_support import DEFAULT_VERSIONS, TrtFamily, family
-
 from segnet.errors import SegnetError
+from segnet.export.trt_support import DEFAULT_VERSIONS, TrtFamily, family
 from segnet.lazy import require
 
 ERROR, WARNING, INFO = "error", "warning", "info"

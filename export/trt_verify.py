@@ -65,9 +65,8 @@ def random_feeds(inputs: list[Any], count: int, seed: int = 0,
 
 def image_feeds(onnx_path: Path, data_root: Path, count: int, batch: int | None) -> Iterator[dict[str, np.ndarray]]:
     """Feeds made from dataset images with the runtime's own preprocessing (Segmenter.preprocess)."""
-    from segnet.runtime.segmenter import Segmenter
-
     from segnet.data import open_dataset
+    from segnet.runtime.segmenter import Segmenter
 
     dataset = None
     for split in ("val", "test", "train"):

@@ -32,9 +32,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict
 
 import numpy as np
-from segnet.export import inputs
 
 from segnet.errors import SegnetError
+from segnet.export import inputs
 from segnet.lazy import require
 from segnet.spec import ModelSpec
 

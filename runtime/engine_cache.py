@@ -16,10 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from segnet.runtime import cuda_utils, trt_utils
-
 from segnet import artifacts
 from segnet.errors import SegnetError
+from segnet.runtime import cuda_utils, trt_utils
 
 
 def user_cache_dir() -> Path:

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
-from segnet.runtime.sinks import Sink, SinkFrame
 
 from segnet.errors import SegnetError
+from segnet.runtime.sinks import Sink, SinkFrame
 
 BOUNDARY = "segnetframe"
 PAGE = """<!doctype html>

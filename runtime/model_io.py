@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
-from segnet.runtime.backends.base import Backend, TensorInfo
 
 from segnet.errors import SegnetError
+from segnet.runtime.backends.base import Backend, TensorInfo
 from segnet.spec import (
     ARTIFACT_KEY,
     IMAGENET_MEAN,

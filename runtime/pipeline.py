@@ -27,13 +27,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import numpy as np
+
+from segnet.errors import SegnetError
 from segnet.runtime import render
 from segnet.runtime.run_stats import RunStats
 from segnet.runtime.segmenter import FrameSlot, Job, Segmenter
 from segnet.runtime.sinks import Sink, SinkFrame
 from segnet.runtime.sources import Source
-
-from segnet.errors import SegnetError
 
 
 class FrameQueue:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from segnet.runtime import render
 from segnet.runtime.stats import LatencyStats
 

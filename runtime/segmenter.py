@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from segnet.runtime import model_io, render
-from segnet.runtime.backends import Backend, open_backend
-from segnet.runtime.backends.base import Pending
 
 from segnet import preprocess
 from segnet.errors import SegnetError
+from segnet.runtime import model_io, render
+from segnet.runtime.backends import Backend, open_backend
+from segnet.runtime.backends.base import Pending
 from segnet.spec import FramePath, ModelSpec
 
 if TYPE_CHECKING:

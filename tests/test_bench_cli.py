@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
 
+from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
 from segnet.cli import main
 
 FAST = ["--warmup", "1", "--iterations", "3", "--min-time", "0", "--peak-time", "0", "--threads", "1"]
@@ -62,7 +62,6 @@ def test_an_int8_sibling_of_the_other_flavour_is_not_benchmarked_as_this_one(tin
     """`segnet export --int8` writes the TensorRT flavour as model.int8.onnx; the onnx-int8 row is the CPU one."""
     cv2 = pytest.importorskip("cv2")
     from segnet.export.quantize import quantize_int8
-
     from segnet.spec import read_sidecar
 
     data = tiny_dataset(cv2, tmp_path / "data", ("train", "val"))

@@ -6,10 +6,10 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
 from segnet.benchmarks import orin
 from segnet.benchmarks.flops import count_macs
 from segnet.benchmarks.peak import gemm_peak, machine_info
-
 from segnet.errors import SegnetError
 
 

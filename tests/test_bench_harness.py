@@ -9,6 +9,7 @@ import csv
 import json
 
 import pytest
+
 from segnet.benchmarks import harness, report
 from segnet.benchmarks.harness import (
     Runner,
@@ -17,7 +18,6 @@ from segnet.benchmarks.harness import (
     benchmark,
     speedups,
 )
-
 from segnet.errors import MissingDependencyError, SegnetError
 
 

@@ -72,7 +72,6 @@ def test_frame_accuracy_scores_six_variants_and_area_follows_the_host(tmp_path, 
     pytest.importorskip("torch")
     from segnet.benchmarks import frame_accuracy
     from segnet.benchmarks.checkpoints import trained_checkpoint
-
     from segnet.data.synthetic import generate_dataset
 
     data = tmp_path / "data"

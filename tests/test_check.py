@@ -11,10 +11,10 @@ import onnx
 import pytest
 import unpool_models as um
 from onnx import TensorProto, helper, numpy_helper
-from segnet.export.trt_lint import check_onnx
 
 from segnet.cli import main
 from segnet.errors import SegnetError
+from segnet.export.trt_lint import check_onnx
 
 
 def errors(report, version=None):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from segnet.benchmarks.demo import Demo, DemoConfig, summary_markdown
 
+from segnet.benchmarks.demo import Demo, DemoConfig, summary_markdown
 from segnet.errors import SegnetError
 
 

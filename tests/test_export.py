@@ -10,11 +10,11 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from segnet.export import inputs, verify
-from segnet.export.onnx_export import MIN_OPSET, export_model, read_metadata
 
 from segnet.cli import main
 from segnet.errors import SegnetError
+from segnet.export import inputs, verify
+from segnet.export.onnx_export import MIN_OPSET, export_model, read_metadata
 from segnet.models import create_model, get_pool_mode
 from segnet.spec import ModelSpec, read_sidecar
 from segnet.train.checkpoint import save_checkpoint

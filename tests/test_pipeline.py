@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 from runtime_helpers import corrupt_mjpeg, count_video_frames, write_video
+
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
 from segnet.runtime import Segmenter
 from segnet.runtime.pipeline import FrameQueue, Pipeline

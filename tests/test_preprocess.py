@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 from runtime_helpers import scene
-from segnet.benchmarks.tiny_onnx import build_tiny_onnx
-from segnet.export import inputs
-from segnet.runtime import Segmenter
 
 from segnet import evaluate, preprocess
+from segnet.benchmarks.tiny_onnx import build_tiny_onnx
 from segnet.data.transforms import resize_pair
+from segnet.export import inputs
+from segnet.runtime import Segmenter
 from segnet.spec import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,12 +8,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
+
+from segnet.errors import SegnetError
 from segnet.export import inputs, verify
 from segnet.export.onnx_export import export_model
 from segnet.export.quantize import nonzero_zero_points, quantize_int8, quantized_inputs, sensitive_convs
 from segnet.export.trt_lint import check_onnx
-
-from segnet.errors import SegnetError
 from segnet.models import create_model
 from segnet.spec import ModelSpec, read_sidecar
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+
 from segnet.runtime import render
 
 # Neither the outline (black), the fills (green, white) nor any blend of them with it: a pixel of exactly this

@@ -16,10 +16,10 @@ pytest.importorskip("onnx_graphsurgeon")
 pytest.importorskip("onnxruntime")
 
 import unpool_models as um
-from segnet.export.rewrite_unpool import rewrite_unpool
-from segnet.export.trt_lint import check_onnx
 
 from segnet.errors import SegnetError
+from segnet.export.rewrite_unpool import rewrite_unpool
+from segnet.export.trt_lint import check_onnx
 
 
 def assert_trt_clean(path) -> None:

@@ -8,6 +8,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+
 from segnet.runtime.pipeline import Pipeline
 from segnet.runtime.run_stats import RunStats
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from runtime_helpers import count_video_frames, write_video
+
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx
 
 

@@ -8,6 +8,7 @@ import subprocess
 import threading
 
 import pytest
+
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx
 from segnet.runtime import Segmenter
 from segnet.runtime.http_view import HttpSink

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import pytest
 from runtime_helpers import corrupt_mjpeg, count_video_frames, scene, write_video
+
+from segnet.errors import SegnetError
 from segnet.runtime.http_view import HttpSink, is_loopback, parse_address
 from segnet.runtime.sinks import (
     FolderSink,
@@ -19,8 +21,6 @@ from segnet.runtime.sinks import (
     open_sinks,
 )
 from segnet.runtime.sources import gstreamer_available, open_source, parse_size
-
-from segnet.errors import SegnetError
 
 
 def _frame(i, h=64, w=96):

@@ -9,12 +9,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from runtime_helpers import scene
+
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
+from segnet.errors import MissingDependencyError, SegnetError
 from segnet.runtime import Segmenter
 from segnet.runtime.backends import Backend, TensorInfo, open_backend
 from segnet.runtime.backends.onnxruntime import OnnxRuntimeBackend
-
-from segnet.errors import MissingDependencyError, SegnetError
 from segnet.spec import ModelSpec, sidecar_path, write_sidecar
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import Script, Tensor, install, tiny_onnx
+
+from segnet.errors import MissingDependencyError, SegnetError
 from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
 from segnet.runtime.backends.base import Pending
 from segnet.runtime.backends.tensorrt import TensorRTBackend
 from segnet.runtime.cuda_utils import CudaError
-
-from segnet.errors import MissingDependencyError, SegnetError
 from segnet.spec import read_sidecar, write_sidecar
 
 
@@ -405,6 +405,7 @@ def test_frame_engine_pipeline_captures_into_backend_memory_two_in_flight(monkey
     frame goes to the GPU without a host copy, two frames are in flight, the sinks get the engine's overlay."""
     import cv2
     from runtime_helpers import write_video
+
     from segnet.runtime.pipeline import Pipeline
     from segnet.runtime.segmenter import Segmenter
     from segnet.runtime.sinks import Sink

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from fakes import Layer, Script, Tensor, install, tiny_onnx
-from segnet.export.engine_options import BuildOptions
-from segnet.export.tensorrt_build import build_engine
 
 from segnet.errors import MissingDependencyError, SegnetError
+from segnet.export.engine_options import BuildOptions
+from segnet.export.tensorrt_build import build_engine
 from segnet.spec import FramePath, read_sidecar
 
 

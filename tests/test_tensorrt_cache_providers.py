@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import Script, Tensor, install, tiny_onnx
+
+from segnet.errors import MissingDependencyError, SegnetError
 from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
 from segnet.export.trt_verify import compare_outputs, verify_engine
@@ -14,8 +16,6 @@ from segnet.runtime import engine_cache
 from segnet.runtime.backends import open_backend
 from segnet.runtime.backends.tensorrt import TensorRTBackend
 from segnet.runtime.ort_providers import providers_for
-
-from segnet.errors import MissingDependencyError, SegnetError
 from segnet.spec import Artifact, ModelSpec, read_sidecar, write_sidecar
 
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 from fakes import tiny_onnx
-from segnet.runtime.backends import open_backend
 
 from segnet.errors import MissingDependencyError
+from segnet.runtime.backends import open_backend
 
 
 def _real_tensorrt_usable() -> bool:

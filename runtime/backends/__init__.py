@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from segnet.runtime.backends.base import Backend, TensorInfo
-
 from segnet.artifacts import model_format
 from segnet.errors import MissingDependencyError, SegnetError
+from segnet.runtime.backends.base import Backend, TensorInfo
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
 DEVICES = ("cpu", "cuda", "tensorrt")

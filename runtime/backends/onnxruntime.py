@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from segnet.runtime import ort_providers
-from segnet.runtime.backends.base import Backend, TensorInfo
 
 from segnet.errors import SegnetError
 from segnet.lazy import require
+from segnet.runtime import ort_providers
+from segnet.runtime.backends.base import Backend, TensorInfo
 
 ORT_TYPES = {
     "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,

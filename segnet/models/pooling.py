@@ -4,7 +4,7 @@ max-unpooling that puts decoder values back there. Two interchangeable modes, bi
 - "indices": `F.max_pool2d(return_indices=True)` + `F.max_unpool2d(output_size=...)`. The natural
   PyTorch form, used for training. Exports to a two-output MaxPool and MaxUnpool/ScatterND, which
   TensorRT cannot parse.
-- "switch": the index-free form (DESIGN.md, "Pooling indices without indices"). The four strided phases
+- "switch": the index-free form (docs/design.md, "Pooling indices without indices"). The four strided phases
   of the input, x[..., 0::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 0::2], x[..., 1::2, 1::2] (scan
   order), give the pooled value as their elementwise max; the switch is a one-hot over the phases marking
   the FIRST phase equal to it (PyTorch's CPU tie-break, first in scan order). Unpooling multiplies the
