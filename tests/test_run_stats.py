@@ -48,7 +48,7 @@ def test_status_line_shows_the_rate_of_the_last_interval():
     rate = _frames_over_time(stats)
     Pipeline._report_status(reporter)
     line = reporter.status_stream.getvalue().strip()
-    assert _status_fps(line) > 0 and _status_fps(line) == pytest.approx(rate, rel=0.25), line
+    assert _status_fps(line) > 0 and _status_fps(line) == pytest.approx(rate, rel=0.5), line
     # one snapshot feeds all three: the HUD and the sinks show the very number the status line shows
     hud_fps = float(re.search(r"end-to-end ([\d.]+) FPS", reporter.hud_text[0]).group(1))
     assert hud_fps == pytest.approx(_status_fps(line), abs=0.051)
@@ -66,11 +66,11 @@ def test_other_readers_do_not_reset_the_recent_window():
     reporter.status_stream = io.StringIO()
     Pipeline._report_status(reporter)
     line = reporter.status_stream.getvalue().strip()
-    assert _status_fps(line) == pytest.approx(rate, rel=0.25), line
+    assert _status_fps(line) == pytest.approx(rate, rel=0.5), line
 
 
 def test_status_line_alone_reports_the_rate_since_its_last_call():
     stats = RunStats()
     stats.status_line()
     rate = _frames_over_time(stats)
-    assert _status_fps(stats.status_line()) == pytest.approx(rate, rel=0.25)
+    assert _status_fps(stats.status_line()) == pytest.approx(rate, rel=0.5)
