@@ -169,7 +169,7 @@ class Pipeline:
         self.captured = FrameQueue(1 if live else queue_size, drop_oldest=live, on_drop=self._dropped)
         self.segmented = FrameQueue(1 if live else queue_size, drop_oldest=live,
                                     wake_consumer_at=1 if live else queue_size // 2, on_drop=self._dropped)
-        self.in_flight = max(1, int(getattr(segmenter.backend, "max_in_flight", 1)))
+        self.in_flight = max(1, segmenter.backend.max_in_flight)
         # every slot a frame can be in: both queues, in flight, being captured, being written
         self.slots = SlotPool(self.captured.capacity + self.segmented.capacity + self.in_flight + 2)
         self._check_outputs()

@@ -95,8 +95,8 @@ class OnnxRuntimeBackend(Backend):
     def _infer_bound(self, feed: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run with every input and the given outputs bound to caller memory; other outputs come back new."""
         binding = self.session.io_binding()
-        for name, array in feed.items():
-            array = np.ascontiguousarray(array)
+        inputs = {name: np.ascontiguousarray(array) for name, array in feed.items()}  # alive until the run ends
+        for name, array in inputs.items():
             binding.bind_input(name, "cpu", 0, array.dtype, array.shape, array.ctypes.data)
         for name in self.output_names:
             out = outputs.get(name)
