@@ -42,9 +42,7 @@ class SegmenterRunner(Runner):
         if io.frame is not None:  # the frame path is in the graph: time it on one frame of its (largest) size
             height, width = io.frame.size or io.frame.max_size or io.input_size
             slot = self.segmenter.load(None, rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8))
-            self.feed = {io.input_name: slot.feed}
-            if io.alpha_name:
-                self.feed[io.alpha_name] = self.segmenter.alpha_weights()
+            self.feed = self.segmenter.frame_feed(slot)
             return
         height, width = io.input_size
         frames = rng.integers(0, 256, size=(self.batch, height, width, 3), dtype=np.uint8)

@@ -82,9 +82,7 @@ def image_feeds(onnx_path: Path, data_root: Path, count: int, batch: int | None)
             image = dataset[index][0]
             frame = image[..., ::-1] if image.ndim == 3 and image.shape[2] == 3 else image
             if segmenter.frame_path is not None:  # the frame itself (at the model's frame size), and alpha
-                slot = segmenter.load(None, np.ascontiguousarray(frame))
-                alpha = {segmenter.io.alpha_name: segmenter.alpha_weights()} if segmenter.io.alpha_name else {}
-                yield {segmenter.io.input_name: slot.feed.copy(), **alpha}
+                yield segmenter.frame_feed(segmenter.load(None, np.ascontiguousarray(frame)))
                 continue
             tensor = segmenter.preprocess([np.ascontiguousarray(frame)])
             if batch and batch > 1:

@@ -380,14 +380,19 @@ class Segmenter:
             self._alpha[key] = weights
         return self._alpha[key]
 
+    def frame_feed(self, slot: FrameSlot, alpha: float = 0.5, ignore: int | None = None) -> dict[str, np.ndarray]:
+        """A frame-path model's inputs for the frame in `slot`: the frame itself and, with an overlay, alpha."""
+        feed = {self.io.input_name: slot.feed}
+        if self.io.alpha_name:
+            feed[self.io.alpha_name] = self.alpha_weights(alpha, ignore)
+        return feed
+
     def submit(self, slot: FrameSlot, alpha: float = 0.5, ignore: int | None = None) -> Job:
         """Start segmenting the frame in `slot.frame`; the job's result() is the slot with its outputs,
         `labels` and `last_timing` filled in. At most `backend.max_in_flight` jobs may be open at once."""
         start = time.perf_counter()
         if self.io.frame is not None:
-            feed = {"frame": slot.feed}
-            if self.io.alpha_name:
-                feed[self.io.alpha_name] = self.alpha_weights(alpha, ignore)
+            feed = self.frame_feed(slot, alpha, ignore)
             outputs, finish = slot.outputs, self._finish_frame_model
         elif not slot.outputs:  # a fixed batch above 1: predict pads it
             assert slot.labels is not None
