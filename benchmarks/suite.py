@@ -210,10 +210,10 @@ def _quantize(request: BenchRequest, fmt: str, base_onnx: Path, target: Path, lo
 
 
 def _build_engine(request: BenchRequest, base_onnx: Path, target: Path, log: Callable[[str], None]) -> Path:
-    from segnet.runtime.trt_utils import import_tensorrt
+    from segnet.nvidia.trt_utils import import_tensorrt
 
     import_tensorrt("building a TensorRT engine")  # before anything slow: the usual reason to skip
-    from segnet.export.engine_options import BuildOptions
+    from segnet.nvidia.build_options import BuildOptions
 
     build = _export_module("tensorrt_build", "building a TensorRT engine")
     log(f"building {target} from {base_onnx.name} (FP16)")
@@ -268,7 +268,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] | None = None) -
 
 def _require_engine_support(request: BenchRequest) -> None:
     """Only the engine was asked for: without TensorRT there is nothing to measure, say so up front."""
-    from segnet.runtime.trt_utils import import_tensorrt
+    from segnet.nvidia.trt_utils import import_tensorrt
 
     try:
         import_tensorrt("the engine format")

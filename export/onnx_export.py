@@ -4,7 +4,7 @@ TensorRT's ONNX parser rejects MaxPool's Indices output and MaxUnpool, and PyTor
 pooling as exactly those (a two-output MaxPool and ScatterND). The "switch" pool form (segnet.models
 pooling, bit-exact with the indices form) exports to plain Slice/Max/Equal/Mul/DepthToSpace instead.
 `pool_form="scatter"` keeps PyTorch's own export of the indices form (what a user gets today), for the
-ONNX Runtime comparison in benchmarks/export_report.py.
+ONNX Runtime comparison in benchmarks/scripts/export_report.py.
 
 Files: `<out>.onnx` with the model spec and the artifact description in its metadata_props
 (segnet.spec.SPEC_KEY / ARTIFACT_KEY), and the sidecar `<stem>.json` (segnet.spec.write_sidecar). Both are
@@ -37,7 +37,7 @@ DEFAULT_OPSET = 17  # the newest opset TensorRT 8.6 (JetPack 6.0) parses; 10.x p
 MIN_OPSET = 16  # measured: torch 2.13's exporter (opset 18 + onnx version converter) reaches 16, not 15
 TARGETS = ("tensorrt", "onnxruntime")
 POOL_FORMS = ("switch", "scatter")
-# Pool form for --target onnxruntime: measured with benchmarks/export_report.py on this 2-core x86 CPU,
+# Pool form for --target onnxruntime: measured with benchmarks/scripts/export_report.py on this 2-core x86 CPU,
 # the switch graph ran as fast as or faster than the ScatterND graph for every preset (see README).
 ORT_POOL_FORM = "switch"
 VERIFY_RANDOM_IMAGES = 4

@@ -172,7 +172,7 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
     """Write the INT8 (Q/DQ) variant of the segnet ONNX export `onnx_in` (default MODEL.int8.onnx) and its
     sidecar entry. `exclude`: "auto" (first conv + classifier stay FP32), "none", or node names.
     `switch_inputs`: "fp32" or "int8" (default per flavour: SWITCH_INPUTS). `shared_qdq=True` leaves
-    onnxruntime's graph as it is (quantized comparisons): only for benchmarks/export_report.py, which
+    onnxruntime's graph as it is (quantized comparisons): only for benchmarks/scripts/export_report.py, which
     shows what the fix is worth."""
     onnx = require("onnx", "INT8 quantization")
     flavour = FLAVOURS.get(target)

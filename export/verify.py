@@ -17,11 +17,11 @@ Tolerances (`TOLERANCES`); a logit is "within" when |diff| <= abs_diff * max(1, 
   position), and where a 2x2 pooling window holds (near-)equal values - flat sky or road, or an untrained
   network's small activations - max-pooling may pick another position, so unpooling moves that value to
   the neighbouring pixel and the decoder spreads the change. PyTorch's own ScatterND export shows exactly
-  the same differences. Measured (benchmarks/export_report.py): trained segnet_lite on CamVid at 360x480
+  the same differences. Measured (benchmarks/scripts/export_report.py): trained segnet_lite on CamVid at 360x480
   99.999% agreement and ~99.3% of logits within; untrained segnet_vgg16 (w0.25, 360x480) on random
   images 99.91% agreement, 95.4% within.
 - fp16: 99% of pixels agree and 99% of logits are within 0.05 of the FP32 model's.
-- int8: no hard bound here - its accuracy is measured as mIoU on real data (benchmarks/export_report.py);
+- int8: no hard bound here - its accuracy is measured as mIoU on real data (benchmarks/scripts/export_report.py);
   the agreement is reported.
 """
 

@@ -37,7 +37,7 @@ def providers_for(device: str = "cpu", available: list[str] | None = None, devic
     if device == "cuda":
         return cuda + cpu
     if cache_dir is None:
-        from segnet.runtime.engine_cache import user_cache_dir
+        from segnet.nvidia.engine_cache import user_cache_dir
 
         cache_dir = user_cache_dir() / "ort-trt"
     Path(cache_dir).mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from segnet import render
 from segnet.errors import SegnetError
-from segnet.runtime import render
 from segnet.runtime.run_stats import RunStats
 from segnet.runtime.segmenter import FrameSlot, Job, Segmenter
 from segnet.runtime.sinks import Sink, SinkFrame

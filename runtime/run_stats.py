@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from segnet.runtime import render
+from segnet import render
 from segnet.runtime.stats import LatencyStats
 
 STAGES = ("capture", "pre", "inference", "post", "render", "write", "end_to_end")

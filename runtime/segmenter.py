@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from segnet import preprocess
+from segnet import preprocess, render
 from segnet.errors import SegnetError
-from segnet.runtime import model_io, render
+from segnet.runtime import model_io
 from segnet.runtime.backends import Backend, open_backend
 from segnet.runtime.backends.base import Pending
 from segnet.spec import FramePath, ModelSpec
@@ -43,7 +43,7 @@ class FrameSlot:
     """Memory for one frame in flight, reused frame after frame: `frame` is where the source writes the
     frame (H x W x C uint8), `outputs` what the backend writes, `labels` the H x W class map at the frame's
     size (a view of the "labels" output when the graph gives it there; None when the model has none) and
-    `buffers` the reused arrays of host rendering (segnet.runtime.render.buffer)."""
+    `buffers` the reused arrays of host rendering (segnet.render.buffer)."""
 
     frame: np.ndarray
     feed: np.ndarray  # the array the backend reads (frame models: frame with a batch axis)

@@ -9,8 +9,8 @@ import pytest
 from segnet import artifacts
 from segnet.benchmarks import suite
 from segnet.export import onnx_export, tensorrt_build
-from segnet.export.engine_options import BuildOptions
-from segnet.runtime import engine_cache
+from segnet.nvidia import engine_cache
+from segnet.nvidia.build_options import BuildOptions
 from segnet.spec import sidecar_path
 
 STEMS = ["model", "lite_w0.25", "lite_w0.25_360x480", "net.v2"]

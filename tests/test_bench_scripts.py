@@ -17,7 +17,7 @@ def test_formats_script_writes_its_table(tmp_path, capsys):
     assert formats.main(["--presets", "segnet_lite:0.125", "--sizes", "32x48", "--formats", "pytorch,onnx",
                          "--min-time", "0", "--iterations", "3", "--warmup", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| segnet_lite x0.125 | 32x48 |" in printed and "command: `python -m segnet.benchmarks.formats" in printed
+    assert "| segnet_lite x0.125 | 32x48 |" in printed and "command: `python -m segnet.benchmarks.scripts.formats" in printed
     rows = json.loads((out / "formats.json").read_text())
     assert [r["format"] for r in rows] == ["pytorch", "onnx"] and all(r["status"] == "ok" for r in rows)
 
@@ -47,7 +47,7 @@ def test_orin_estimate_is_labelled_and_sourced(tmp_path, capsys):
 def test_export_report_judges_trained_weights_and_shows_every_int8_placement(tmp_path, capsys, camvid_root):
     pytest.importorskip("torch")
     from segnet.benchmarks import export_report
-    from segnet.benchmarks.checkpoints import trained_checkpoint
+    from segnet.benchmarks.scripts.checkpoints import trained_checkpoint
 
     checkpoint = trained_checkpoint(tmp_path, "segnet_lite", 0.125, (32, 48), camvid_root)
     out = tmp_path / "report"
@@ -71,7 +71,7 @@ def test_export_report_judges_trained_weights_and_shows_every_int8_placement(tmp
 def test_frame_accuracy_scores_six_variants_and_area_follows_the_host(tmp_path, capsys):
     pytest.importorskip("torch")
     from segnet.benchmarks import frame_accuracy
-    from segnet.benchmarks.checkpoints import trained_checkpoint
+    from segnet.benchmarks.scripts.checkpoints import trained_checkpoint
     from segnet.data.synthetic import generate_dataset
 
     data = tmp_path / "data"
@@ -87,12 +87,12 @@ def test_frame_accuracy_scores_six_variants_and_area_follows_the_host(tmp_path, 
     assert float(table["graph area + nearest"][6]) >= 99.0  # the host's own resize, in float
     for variant in ("graph linear + nearest", "graph area + nearest", "graph area + linear"):
         assert float(table[variant][7]) >= 99.9, variant  # the host path with the graph's resize: the same maps
-    assert "command: `python -m segnet.benchmarks.frame_accuracy" in printed and "0 (in graph)" in printed
+    assert "command: `python -m segnet.benchmarks.scripts.frame_accuracy" in printed and "0 (in graph)" in printed
 
 
 def test_frame_bench_compares_both_paths_and_sources_and_the_ceiling(tmp_path, capsys):
     pytest.importorskip("onnx")
-    from segnet.benchmarks import frame_bench
+    from segnet.benchmarks.scripts import frame_bench
 
     out = tmp_path / "frame_bench"
     assert frame_bench.main(["--tiny", "--sizes", "72x128", "--network", "36x48", "--frames", "12", "--rounds", "2",
@@ -102,7 +102,7 @@ def test_frame_bench_compares_both_paths_and_sources_and_the_ceiling(tmp_path, c
             "live -> null: host | live -> null: in-graph | in-graph / host |") in printed
     for row in ("| **host work outside the backend**", "| **backend call**", "| **end-to-end FPS**",
                 "| CPU ms per frame, all pipeline threads |", "| 128x72 | ", "| target (from the issue) |",
-                "command: `python -m segnet.benchmarks.frame_bench --tiny", "machine: "):
+                "command: `python -m segnet.benchmarks.scripts.frame_bench --tiny", "machine: "):
         assert row in printed
     assert (out / "frame_bench.md").read_text() == printed
     doc = json.loads((out / "frame_bench.json").read_text())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from segnet.benchmarks.demo import Demo, DemoConfig, summary_markdown
+from segnet.cli.demo_job import Demo, DemoConfig, summary_markdown
 from segnet.errors import SegnetError
 
 
@@ -87,7 +87,7 @@ def test_fast_demo_end_to_end(tmp_path):
 
 
 def test_busy_machine_gets_one_thread(monkeypatch):
-    from segnet.benchmarks import demo
+    from segnet.cli import demo_job as demo
 
     monkeypatch.setattr(demo, "_usable_cpus", lambda: 2)
     monkeypatch.setattr(demo.os, "getloadavg", lambda: (9.0, 8.0, 7.0))

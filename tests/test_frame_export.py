@@ -13,6 +13,7 @@ import pytest
 import torch
 from test_export import make
 
+from segnet import render
 from segnet.cli import main
 from segnet.errors import SegnetError
 from segnet.export import frame_verify, verify
@@ -20,7 +21,6 @@ from segnet.export.frame_export import check_frame, default_alpha
 from segnet.export.frame_graph import AreaResize, area_weights, nearest_indices
 from segnet.export.onnx_export import export_model
 from segnet.export.trt_lint import check_onnx
-from segnet.runtime import render
 from segnet.spec import FRAME_OUTPUTS, FramePath, read_sidecar
 from segnet.train.checkpoint import save_checkpoint
 

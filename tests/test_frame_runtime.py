@@ -13,10 +13,10 @@ import pytest
 from runtime_helpers import scene, write_video
 from test_export import make
 
+from segnet import render
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx
 from segnet.errors import SegnetError
 from segnet.export.onnx_export import export_model
-from segnet.runtime import render
 from segnet.runtime.pipeline import Pipeline
 from segnet.runtime.segmenter import Segmenter
 from segnet.runtime.sinks import FolderSink, NullSink, Sink, SinkFrame

@@ -212,7 +212,7 @@ def test_live_sources_render_on_the_inference_thread(segmenter):
 
 
 def test_compose_colourises_once_and_matches_the_separate_panels(segmenter):
-    from segnet.runtime import render
+    from segnet import render
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)

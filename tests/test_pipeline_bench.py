@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from segnet.benchmarks import pipeline_bench
+from segnet.benchmarks.scripts import pipeline_bench
 from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
 
 

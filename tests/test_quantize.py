@@ -103,7 +103,7 @@ def test_pooling_switches_compare_the_fp32_maximum(fp32, camvid_root, tmp_path, 
     # the pooled maxima are still quantized for the convolutions that read them
     assert set(compared) & set(quantized_inputs(model).values())
     assert read_sidecar(out)[1].details["int8"]["fp32_switch_nodes"]
-    # what onnxruntime alone produces, kept reproducible for benchmarks/export_report.py
+    # what onnxruntime alone produces, kept reproducible for benchmarks/scripts/export_report.py
     shared = quantize_int8(fp32, tmp_path / f"{target}-shared.int8.onnx", camvid_root, num_images=4, target=target,
                            shared_qdq=True)
     assert "DequantizeLinear" in comparison_inputs(onnx.load(str(shared))).values()

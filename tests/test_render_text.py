@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segnet.runtime import render
+from segnet import render
 
 # Neither the outline (black), the fills (green, white) nor any blend of them with it: a pixel of exactly this
 # colour is untouched scene.

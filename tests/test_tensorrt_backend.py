@@ -9,11 +9,11 @@ import pytest
 from fakes import Script, Tensor, install, tiny_onnx
 
 from segnet.errors import MissingDependencyError, SegnetError
-from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
+from segnet.nvidia.build_options import BuildOptions
+from segnet.nvidia.cuda_utils import CudaError
 from segnet.runtime.backends.base import Pending
 from segnet.runtime.backends.tensorrt import TensorRTBackend
-from segnet.runtime.cuda_utils import CudaError
 from segnet.spec import read_sidecar, write_sidecar
 
 

@@ -11,8 +11,8 @@ import pytest
 from fakes import Layer, Script, Tensor, install, tiny_onnx
 
 from segnet.errors import MissingDependencyError, SegnetError
-from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
+from segnet.nvidia.build_options import BuildOptions
 from segnet.spec import FramePath, read_sidecar
 
 

@@ -9,12 +9,12 @@ import pytest
 from fakes import Script, Tensor, install, tiny_onnx
 
 from segnet.errors import MissingDependencyError, SegnetError
-from segnet.export.engine_options import BuildOptions
 from segnet.export.tensorrt_build import build_engine
-from segnet.export.trt_verify import compare_outputs, verify_engine
-from segnet.runtime import engine_cache
+from segnet.nvidia import engine_cache
+from segnet.nvidia.build_options import BuildOptions
 from segnet.runtime.backends import open_backend
 from segnet.runtime.backends.tensorrt import TensorRTBackend
+from segnet.runtime.engine_verify import compare_outputs, verify_engine
 from segnet.runtime.ort_providers import providers_for
 from segnet.spec import Artifact, ModelSpec, read_sidecar, write_sidecar
 

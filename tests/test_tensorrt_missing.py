@@ -46,7 +46,7 @@ def test_tensorrt_backend_factory_for_engine_and_onnx(tmp_path):
 
 
 def test_cuda_python_without_driver_is_a_missing_gpu():
-    from segnet.runtime import cuda_utils
+    from segnet.nvidia import cuda_utils
 
     try:
         count = cuda_utils.device_count()

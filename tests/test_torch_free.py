@@ -30,7 +30,7 @@ def test_help_works_without_torch():
 
 RUNTIME_MODULES = [
     "segnet.runtime.backends", "segnet.runtime.backends.onnxruntime", "segnet.runtime.model_io",
-    "segnet.runtime.segmenter", "segnet.runtime.render", "segnet.runtime.sources", "segnet.runtime.sinks",
+    "segnet.runtime.segmenter", "segnet.render", "segnet.runtime.sources", "segnet.runtime.sinks",
     "segnet.runtime.http_view", "segnet.runtime.pipeline", "segnet.runtime.run_stats",
     "segnet.cli.commands.run",
 ]

@@ -45,8 +45,8 @@ def open_backend(model_path: str | Path, backend: str = "auto", device: str = "c
                 flag = "--no-spinning" if option == "spinning" and value is False else f"--{option}"
                 print(f"segnet: note: {flag} does not apply to the TensorRT backend (ignored)", file=sys.stderr)
         try:
+            from segnet.nvidia.engine_cache import cached_engine
             from segnet.runtime.backends.tensorrt import TensorRTBackend
-            from segnet.runtime.engine_cache import cached_engine
         except ImportError as exc:
             raise MissingDependencyError(f"the TensorRT backend is not available here ({exc}); "
                                          "run `segnet doctor`, or use --backend onnxruntime") from None

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from segnet.errors import SegnetError
-from segnet.runtime import cuda_utils, trt_utils
+from segnet.nvidia import cuda_utils, trt_utils
+from segnet.nvidia.trt_utils import trt
 from segnet.runtime.backends.base import Backend, Pending, TensorInfo
-from segnet.runtime.trt_utils import trt
 from segnet.spec import read_sidecar
 
 _EVENTS = ("start", "h2d", "compute_start", "compute", "end")

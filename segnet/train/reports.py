@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from segnet import atomic
+from segnet import atomic, render
 from segnet.lazy import require
 from segnet.metrics import json_safe
-from segnet.runtime import render
 
 SCALARS = ("epoch", "train_loss", "lr", "global_acc", "class_avg_acc", "miou", "epoch_time_s")
 

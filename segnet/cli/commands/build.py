@@ -22,7 +22,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from segnet.export.engine_options import add_build_arguments
+    from segnet.cli.build_args import add_build_arguments
 
     parser.add_argument("model", type=Path, help="ONNX model (from `segnet export`)")
     parser.add_argument("-o", "--output", type=Path, default=None,
@@ -36,15 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segnet.export.engine_options import BuildOptions
+    from segnet.cli.build_args import build_options
     from segnet.export.tensorrt_build import build_engine
 
-    options = BuildOptions.from_args(args)
+    options = build_options(args)
     engine = build_engine(args.model, args.output, options)
     print(f"wrote {engine}")
     if not args.verify:
         return 0
-    from segnet.export.trt_verify import verify_engine
+    from segnet.runtime.engine_verify import verify_engine
 
     report = verify_engine(engine, args.model, data_root=args.data, num_images=args.verify_images)
     print(json.dumps(report, indent=2) if args.json else report["summary"])

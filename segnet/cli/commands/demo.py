@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from segnet.benchmarks.demo import Demo, DemoConfig, summary_markdown
+    from segnet.cli.demo_job import Demo, DemoConfig, summary_markdown
     from segnet.errors import SegnetError
 
     out = Path(args.out)

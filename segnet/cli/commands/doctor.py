@@ -116,7 +116,7 @@ def torch_info() -> dict[str, Any]:
 
 
 def cuda_info() -> dict[str, Any]:
-    from segnet.runtime import cuda_utils
+    from segnet.nvidia import cuda_utils
 
     cuda_utils.import_cudart()
     info: dict[str, Any] = {"available": False, "cuda_python": _package_version("cuda-python")}
@@ -136,7 +136,7 @@ def cuda_info() -> dict[str, Any]:
 
 
 def tensorrt_info() -> dict[str, Any]:
-    from segnet.runtime import trt_utils
+    from segnet.nvidia import trt_utils
 
     trt_utils.import_tensorrt("segnet doctor")
     info: dict[str, Any] = {"available": True, "version": trt_utils.version()}

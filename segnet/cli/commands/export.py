@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from segnet.cli.argtypes import non_negative_int, positive_int
+from segnet.cli.build_args import add_build_arguments, build_options
 from segnet.errors import SegnetError
-from segnet.export.engine_options import add_build_arguments
 from segnet.spec import FramePath
 
 NAME = "export"
@@ -209,11 +209,9 @@ def _int8_report(fp32: Path, int8: Path, data: Path, images: int) -> None:
 
 def _engine(args: argparse.Namespace, onnx_path: Path) -> None:
     """Build a TensorRT engine from the exported (or quantized) ONNX with the shared build options."""
-    from segnet.export.engine_options import BuildOptions
-
     try:
         from segnet.export.tensorrt_build import build_engine
     except ImportError as exc:
         raise SegnetError(f"engine building is not available in this installation ({exc})") from None
-    engine = build_engine(onnx_path, None, BuildOptions.from_args(args))
+    engine = build_engine(onnx_path, None, build_options(args))
     print(f"wrote {engine}")

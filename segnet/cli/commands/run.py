@@ -90,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> tuple[str, ...]:
     from segnet.artifacts import model_format
-    from segnet.runtime.render import parse_visualize
+    from segnet.render import parse_visualize
 
     if not 0.0 <= args.alpha <= 1.0:
         raise SegnetError(f"--alpha must be within 0..1, got {args.alpha}")

@@ -1,45 +1,36 @@
 """README table: achieved GFLOP/s of each preset and format against this machine's measured GEMM peak.
 
-The same alternating `segnet bench` runs as benchmarks/formats.py (random-weight presets, CPU), plus a
+The same alternating `segnet bench` runs as benchmarks/scripts/formats.py (random-weight presets, CPU), plus a
 float32 GEMM probe in the same process; arithmetic per image is counted on the ONNX graph (Conv,
 ConvTranspose, Gemm, MatMul MACs x 2). A network far below the GEMM peak is limited by memory traffic,
 thin layers or per-operator overhead, not by arithmetic: the number that says whether a faster CPU or a
 different layout would help.
 
-    python -m segnet.benchmarks.efficiency --presets segnet_lite:0.25 segnet_basic:0.25 --sizes 180x240
+    python -m segnet.benchmarks.scripts.efficiency --presets segnet_lite:0.25 segnet_basic:0.25 --sizes 180x240
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-from segnet import atomic
 
 DEFAULT_FORMATS = "pytorch,onnx,onnx-int8"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from segnet.benchmarks.checkpoints import command_line
-    from segnet.benchmarks.formats import bench_presets, build_parser
-    from segnet.benchmarks.peak import GemmPeak, machine_info
-    from segnet.benchmarks.report import machine_block
+    from segnet.benchmarks.peak import GemmPeak
+    from segnet.benchmarks.scripts.common import publish
+    from segnet.benchmarks.scripts.formats import bench_presets, build_parser
 
     parser = build_parser()
-    parser.prog = "python -m segnet.benchmarks.efficiency"
+    parser.prog = "python -m segnet.benchmarks.scripts.efficiency"
     parser.description = __doc__
     parser.set_defaults(formats=DEFAULT_FORMATS, out="runs/bench_efficiency")
     parser.add_argument("--peak-time", type=float, default=2.0, help="seconds of GEMM probe (default: 2)")
     args = parser.parse_args(argv)
     rows, peak = bench_presets(args, peak_time=args.peak_time)
-    text = "\n\n".join([markdown(rows),
-                        machine_block(machine_info(), command_line("efficiency", argv),
-                                      GemmPeak(**peak) if peak else None)])
-    print(text)
-    atomic.write_text(Path(args.out) / "efficiency.md", text + "\n")
-    atomic.write_text(Path(args.out) / "efficiency.json", json.dumps({"gemm_peak": peak, "rows": rows}, indent=2) + "\n")
+    publish("efficiency", [markdown(rows)], {"gemm_peak": peak, "rows": rows}, args.out, argv,
+            peak=GemmPeak(**peak) if peak else None)
     return 0
 
 

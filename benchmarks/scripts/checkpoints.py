@@ -7,8 +7,6 @@ presets; accuracy columns only ever come from trained checkpoints (`segnet bench
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,21 +81,3 @@ def settle_batchnorm(model: object, imgsz: tuple[int, int], passes: int = 3) -> 
         for _ in range(passes):
             model(torch.randn(2, 3, *imgsz))  # type: ignore[operator]
     model.eval()  # type: ignore[attr-defined]
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'360x480' -> (360, 480)."""
-    height, width = (int(v) for v in text.lower().split("x"))
-    return height, width
-
-
-def parse_preset(text: str) -> tuple[str, float]:
-    """'segnet_lite:0.25' -> ("segnet_lite", 0.25); no width means 1.0."""
-    name, _, width = text.partition(":")
-    return name, float(width or 1.0)
-
-
-def command_line(module: str, argv: Sequence[str] | None = None) -> str:
-    """How to rerun a script: `python -m segnet.benchmarks.<module> <its arguments>`."""
-    args = sys.argv[1:] if argv is None else argv
-    return " ".join(["python -m", f"segnet.benchmarks.{module}", *(shlex.quote(a) for a in args)])

@@ -10,13 +10,12 @@ Part 1 times whole presets (switch vs scatter, both from `segnet.export.onnx_exp
 times one pool/unpool pair on a feature map in all three forms, after checking they give identical outputs.
 All forms of a row are timed in one process in alternating order.
 
-    python -m segnet.benchmarks.pooling --presets segnet_lite:0.25 segnet_basic:0.25 --sizes 180x240
+    python -m segnet.benchmarks.scripts.pooling --presets segnet_lite:0.25 segnet_basic:0.25 --sizes 180x240
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,7 +63,7 @@ class OrtRunner(Runner):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.pooling", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.scripts.pooling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS), help="NAME:WIDTH ...")
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="HxW ...")
@@ -79,9 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from segnet.benchmarks.checkpoints import command_line, parse_preset, parse_size
-    from segnet.benchmarks.peak import machine_info
-    from segnet.benchmarks.report import machine_block
+    from segnet.benchmarks.scripts.common import parse_preset, publish
+    from segnet.runtime.sources import parse_size
 
     args = build_parser().parse_args(argv)
     timing = TimingSettings(args.warmup, args.iterations, args.min_time)
@@ -94,18 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for text in args.maps:
             channels, height, width_px = (int(v) for v in text.lower().split("x"))
             rows.append(pool_pair(Path(tmp), (channels, height, width_px), args.threads, timing))
-    text = "\n\n".join([markdown(rows), machine_block(machine_info(), command_line("pooling", argv))])
-    print(text)
-    atomic.write_text(Path(args.out) / "pooling.md", text + "\n")
-    atomic.write_text(Path(args.out) / "pooling.json", json.dumps(rows, indent=2) + "\n")
+    publish("pooling", [markdown(rows)], rows, args.out, argv)
     return 0
 
 
 def whole_model(folder: Path, arch: str, width: float, size: tuple[int, int], threads: int | None,
                 timing: TimingSettings) -> dict[str, Any]:
     """switch vs scatter export of one preset, timed alternately on ONNX Runtime."""
-    from segnet.benchmarks.checkpoints import exported_random_model
     from segnet.benchmarks.runners import SegmenterRunner
+    from segnet.benchmarks.scripts.checkpoints import exported_random_model
 
     forms = [(form, {"target": "onnxruntime", "pool_form": form}) for form in ("switch", "scatter")]
     _, exports = exported_random_model(folder, arch, width, size, forms)

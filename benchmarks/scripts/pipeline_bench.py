@@ -15,7 +15,7 @@ The model: `--model FILE`, else a SegNet-lite (random weights) exported with tor
 when torch and segnet.models are installed, else the onnx.helper tiny model. This process never imports
 torch, so the memory figures are those of the torch-free runtime.
 
-    python -m segnet.benchmarks.pipeline_bench [--model m.onnx] [--size 120x160] [--width 0.125] [--soak-frames 10000]
+    python -m segnet.benchmarks.scripts.pipeline_bench [--model m.onnx] [--size 120x160] [--width 0.125] [--soak-frames 10000]
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="ONNX Runtime workers sleep between runs (both measurements)")
     parser.add_argument("--json", help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    command = "python -m segnet.benchmarks.pipeline_bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    command = "python -m segnet.benchmarks.scripts.pipeline_bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     with tempfile.TemporaryDirectory(prefix="segnet-pipeline-bench-") as tmp:
         folder = Path(tmp)
         model, what = (Path(args.model), args.model) if args.model else make_model(folder, args.size, args.width)

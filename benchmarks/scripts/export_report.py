@@ -17,19 +17,17 @@ cost under ONNX Runtime, and INT8 accuracy and speed.
    split, and latency under ONNX Runtime, all timed in one alternating run
    (requirements: within 1.0 mIoU point of FP32, >= 1.5x faster).
 
-    python -m segnet.benchmarks.export_report --data ../shared/data/camvid --ckpt runs/camvid_recipe/best.pt
+    python -m segnet.benchmarks.scripts.export_report --data ../shared/data/camvid --ckpt runs/camvid_recipe/best.pt
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from segnet import atomic
 from segnet.benchmarks.harness import BenchRun, Runner, TimingSettings, benchmark
 
 DEFAULT_PRESETS = ("segnet_lite:0.25", "segnet_basic:0.25", "segnet_vgg16:0.25")
@@ -45,7 +43,7 @@ SWITCH_LABELS = {"fp32": "FP32 values", "int8": "rounded conv outputs",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.export_report", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.scripts.export_report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS), help="NAME:WIDTH ...")
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="HxW ... (default: %(default)s)")
@@ -66,9 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from segnet.benchmarks.checkpoints import command_line
-    from segnet.benchmarks.peak import machine_info
-    from segnet.benchmarks.report import machine_block
+    from segnet.benchmarks.scripts.common import publish
 
     args = build_parser().parse_args(argv)
     timing = TimingSettings(args.warmup, args.iterations, args.min_time)
@@ -84,11 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             int8 = int8_section(Path(tmp), args, timing)
             data["int8"] = int8
             sections.append(int8_markdown(int8))
-    sections.append(machine_block(machine_info(), command_line("export_report", argv)))
-    text = "\n\n".join(sections)
-    print(text)
-    atomic.write_text(args.out / "export_report.md", text + "\n")
-    atomic.write_text(args.out / "export_report.json", json.dumps(data, indent=2, default=str) + "\n")
+    publish("export_report", sections, data, args.out, argv)
     return 0
 
 
@@ -105,7 +97,9 @@ def _p50(run: BenchRun, name: str) -> float | None:
 
 def preset_trained(folder: Path, preset: str, args: argparse.Namespace) -> Path | None:
     """The preset trained --train-epochs on --data (synthetic scenes without it) at the smallest size."""
-    from segnet.benchmarks.checkpoints import parse_preset, parse_size, trained_checkpoint
+    from segnet.benchmarks.scripts.checkpoints import trained_checkpoint
+    from segnet.benchmarks.scripts.common import parse_preset
+    from segnet.runtime.sources import parse_size
 
     if args.train_epochs < 1:
         return None
@@ -128,13 +122,11 @@ def preset_row(folder: Path, preset: str, size_text: str, args: argparse.Namespa
     with a `trained` checkpoint of the preset also compare its export with PyTorch."""
     import onnx
 
-    from segnet.benchmarks.checkpoints import (
-        parse_preset,
-        parse_size,
-        random_checkpoint,
-    )
+    from segnet.benchmarks.scripts.checkpoints import random_checkpoint
+    from segnet.benchmarks.scripts.common import parse_preset
     from segnet.export.onnx_export import export_onnx
     from segnet.export.verify import pooling_nodes
+    from segnet.runtime.sources import parse_size
     from segnet.spec import read_sidecar
 
     arch, width = parse_preset(preset)

@@ -18,7 +18,7 @@ from typing import Any
 
 from segnet import artifacts
 from segnet.errors import SegnetError
-from segnet.runtime import cuda_utils, trt_utils
+from segnet.nvidia import cuda_utils, trt_utils
 
 
 def user_cache_dir() -> Path:
@@ -47,14 +47,13 @@ def cached_engine(onnx_path: str | Path, options: Any = None, log: Callable[[str
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
         raise SegnetError(f"{onnx_path}: ONNX model not found")
-    # imported lazily: building is the rare path (and torch-free all the same)
-    from segnet.export import tensorrt_build
-    from segnet.export.engine_options import BuildOptions
+    from segnet.nvidia import engine_build  # building is the rare path
+    from segnet.nvidia.build_options import BuildOptions
 
     options = options or BuildOptions()
     trt_utils.import_tensorrt("building a TensorRT engine from the ONNX model")
     gpu = cuda_utils.device_info(0).name
-    digest = tensorrt_build.file_sha256(onnx_path)
+    digest = engine_build.file_sha256(onnx_path)
     name = engine_name(onnx_path, options.precision, trt_utils.version(), gpu, digest)
     beside = onnx_path.parent / name
     in_cache = user_cache_dir() / "engines" / digest[:12] / name
@@ -63,4 +62,4 @@ def cached_engine(onnx_path: str | Path, options: Any = None, log: Callable[[str
             return candidate
     target = beside if _writable(onnx_path.parent) else in_cache
     log(f"building a TensorRT engine for {onnx_path.name} (first run only; cached as {target})")
-    return tensorrt_build.build_engine(onnx_path, target, options, log=log)
+    return engine_build.build_engine(onnx_path, target, options, log=log)

@@ -16,13 +16,12 @@ Per variant: mIoU, global accuracy, the mIoU change and the pixel agreement of t
 path with the same upsampling, and ONNX Runtime ms per frame (median; CPU provider, variants alternating
 frame by frame). The host path's per-pixel work runs outside ONNX Runtime and is timed separately.
 
-    python -m segnet.benchmarks.frame_accuracy --ckpt runs/camvid12/best.pt --data ../shared/data/camvid --threads 1
+    python -m segnet.benchmarks.scripts.frame_accuracy --ckpt runs/camvid12/best.pt --data ../shared/data/camvid --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -33,7 +32,6 @@ from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
-from segnet import atomic
 from segnet.errors import SegnetError
 from segnet.metrics import ConfusionMatrix
 from segnet.spec import ModelSpec
@@ -59,7 +57,7 @@ class Tally:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.frame_accuracy", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.scripts.frame_accuracy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", type=Path, required=True, help="trained checkpoint (.pt)")
     parser.add_argument("--data", type=Path, required=True, help="dataset root (any layout segnet opens)")
@@ -73,9 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Export the variants, score and time them on the split, print the Markdown table; returns 0."""
-    from segnet.benchmarks.checkpoints import command_line
-    from segnet.benchmarks.peak import machine_info
-    from segnet.benchmarks.report import machine_block
+    from segnet.benchmarks.scripts.common import publish
     from segnet.data import open_dataset
 
     args = build_parser().parse_args(argv)
@@ -89,11 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result.update({"checkpoint": str(args.ckpt), "data": str(args.data), "split": args.split,
                    "arch": spec.arch, "arch_args": spec.arch_args, "network_size": list(spec.input_size),
                    "frame_size": list(size), "threads": args.threads})
-    text = "\n\n".join([markdown(result), machine_block(machine_info(), command_line("frame_accuracy", argv))])
-    print(text)
-    if args.out is not None:
-        atomic.write_text(Path(args.out) / "frame_accuracy.md", text + "\n")
-        atomic.write_text(Path(args.out) / "frame_accuracy.json", json.dumps(result, indent=2) + "\n")
+    publish("frame_accuracy", [markdown(result)], result, args.out, argv)
     return 0
 
 

@@ -4,26 +4,24 @@ FLOPs and DRAM traffic come from each preset's switch-form ONNX graph (the one T
 size (segnet.benchmarks.flops); peaks, bandwidths and the derivation are in segnet.benchmarks.orin, with their
 sources. Latency = max(FLOPs / (dense peak x efficiency), traffic / bandwidth). Nothing here ran on a Jetson.
 
-    python -m segnet.benchmarks.orin_estimate --presets segnet_vgg16 segnet_basic segnet_lite --size 360x480
+    python -m segnet.benchmarks.scripts.orin_estimate --presets segnet_vgg16 segnet_basic segnet_lite --size 360x480
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from segnet import atomic
 from segnet.benchmarks import orin
 
 DEFAULT_PRESETS = ("segnet_vgg16", "segnet_basic", "segnet_lite", "segnet_lite:0.5")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.orin_estimate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.scripts.orin_estimate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS), help="NAME[:WIDTH] ...")
     parser.add_argument("--size", default="360x480", help="input HxW (default: %(default)s, CamVid)")
@@ -34,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from segnet.benchmarks.checkpoints import command_line, parse_preset, parse_size
+    from segnet.benchmarks.scripts.common import parse_preset, publish
+    from segnet.runtime.sources import parse_size
 
     args = build_parser().parse_args(argv)
     size = parse_size(args.size)
@@ -46,10 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (f"**ESTIMATE, not measured** (batch 1, {size[0]}x{size[1]}, assumed efficiency {args.efficiency:g} of the "
         "dense tensor-core peak; DLA and 2:4 sparsity not used)"), "", markdown(rows), "",
         "Peaks derived from SM count x clock x per-SM tensor rate (reproduces NVIDIA's published TOPS); sources:",
-        *[f"- {source}" for source in orin.SOURCES], "", f"command: `{command_line('orin_estimate', argv)}`"])
-    print(text)
-    atomic.write_text(Path(args.out) / "orin_estimate.md", text + "\n")
-    atomic.write_text(Path(args.out) / "orin_estimate.json", json.dumps(rows, indent=2) + "\n")
+        *[f"- {source}" for source in orin.SOURCES]])
+    publish("orin_estimate", [text], rows, args.out, argv, machine=False)  # an estimate: this machine's not in it
     return 0
 
 

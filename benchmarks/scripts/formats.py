@@ -5,18 +5,15 @@ depend on the weights), its formats timed side by side in alternating order, so 
 machine. INT8 is calibrated on synthetic road scenes (accuracy is not measured here: use `segnet bench
 CKPT --data ...` with a trained model for that).
 
-    python -m segnet.benchmarks.formats --presets segnet_lite:0.25 segnet_basic:0.25 --sizes 96x128 180x240
+    python -m segnet.benchmarks.scripts.formats --presets segnet_lite:0.25 segnet_basic:0.25 --sizes 96x128 180x240
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from segnet import atomic
 
 DEFAULT_PRESETS = ("segnet_lite:0.25", "segnet_basic:0.25", "segnet_vgg16:0.125")
 DEFAULT_SIZES = ("96x128", "180x240")
@@ -24,7 +21,7 @@ DEFAULT_FORMATS = "pytorch,onnx,onnx-int8,onnx-int8-trt"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.formats", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.scripts.formats", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS), help="NAME:WIDTH ...")
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="HxW ...")
@@ -41,31 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from segnet.benchmarks.checkpoints import command_line
-    from segnet.benchmarks.peak import machine_info
-    from segnet.benchmarks.report import machine_block
+    from segnet.benchmarks.scripts.common import publish
 
     args = build_parser().parse_args(argv)
     rows, _ = bench_presets(args)
-    text = "\n\n".join([markdown(rows), machine_block(machine_info(), command_line("formats", argv))])
-    print(text)
-    atomic.write_text(Path(args.out) / "formats.md", text + "\n")
-    atomic.write_text(Path(args.out) / "formats.json", json.dumps(rows, indent=2) + "\n")
+    publish("formats", [markdown(rows)], rows, args.out, argv)
     return 0
 
 
 def bench_presets(args: argparse.Namespace, peak_time: float = 0.0) -> tuple[list[dict[str, Any]], Any]:
     """One `segnet bench` run per (preset, size) from the parsed arguments; the rows of all of them, and
     the GEMM peak measured in the first run when `peak_time` > 0."""
-    from segnet.benchmarks.checkpoints import (
-        exported_random_model,
-        parse_preset,
-        parse_size,
-        random_checkpoint,
-    )
     from segnet.benchmarks.harness import TimingSettings
+    from segnet.benchmarks.scripts.checkpoints import exported_random_model, random_checkpoint
+    from segnet.benchmarks.scripts.common import parse_preset
     from segnet.benchmarks.suite import BenchRequest, parse_formats, run_bench
     from segnet.errors import SegnetError
+    from segnet.runtime.sources import parse_size
 
     out = Path(args.out)
     calib = calibration_set(out / "calib", max(parse_size(s) for s in args.sizes))

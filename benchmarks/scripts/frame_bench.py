@@ -19,7 +19,7 @@ The pipeline's own ceiling: the same Pipeline with a trivial model, a source tha
 sink - for the in-graph path an onnx.helper model whose overlay is Identity(frame), for the host path a tiny
 network at 360x480 (the host still resizes, normalises, takes the argmax and blends the overlay).
 
-    python -m segnet.benchmarks.frame_bench [--frames 60] [--rounds 3] [--threads 1] [--width 0.25] [--out DIR]
+    python -m segnet.benchmarks.scripts.frame_bench [--frames 60] [--rounds 3] [--threads 1] [--width 0.25] [--out DIR]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from segnet import atomic
-from segnet.benchmarks.pipeline_bench import ReplaySource, load_note, rss_mb, write_test_video
+from segnet.benchmarks.scripts.pipeline_bench import ReplaySource, load_note, rss_mb, write_test_video
 from segnet.benchmarks.tiny_onnx import OPSET, build_tiny_onnx, tiny_spec
 from segnet.errors import SegnetError
 from segnet.lazy import require
@@ -122,7 +122,7 @@ def frame_model(path: Path, size: tuple[int, int], network: tuple[int, int], out
                               opset_imports=[helper.make_opsetid("", OPSET)], producer_name="segnet.benchmarks")
     model.ir_version = 8
     spec = ModelSpec(arch="trivial_frame", num_classes=NUM_CLASSES, input_size=network,
-                     provenance={"weights": "none", "builder": "segnet.benchmarks.frame_bench"})
+                     provenance={"weights": "none", "builder": "segnet.benchmarks.scripts.frame_bench"})
     artifact = Artifact(file=path.name, format="onnx", input_name="frame", input_layout="NHWC", input_dtype="uint8",
                         embedded_preprocess=True, output_names=list(outputs), batch=1,
                         frame=FramePath(size=size, outputs=list(outputs)).to_dict(), details={"opset": OPSET})
@@ -420,7 +420,7 @@ def _log(text: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.frame_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m segnet.benchmarks.scripts.frame_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=60, help="frames per variant and round (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
@@ -448,9 +448,7 @@ def make_models(args: argparse.Namespace, folder: Path) -> tuple[dict[str, Path]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Export, measure every frame size and the ceiling, print the report (and write it with --out)."""
-    from segnet.benchmarks.checkpoints import command_line
-    from segnet.benchmarks.peak import machine_info
-    from segnet.benchmarks.report import machine_block
+    from segnet.benchmarks.scripts.common import command_line, publish
 
     args = build_parser().parse_args(argv)
     meta: dict[str, Any] = {"cpu_count": len(os.sched_getaffinity(0)), "load_before": os.getloadavg()[0],
@@ -463,12 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ceilings = [measure_ceiling(size, args.network, args, folder) for size in args.sizes]
     meta.update(load_after=os.getloadavg()[0], rss_mb=rss_mb())
     result = {"meta": meta, "sizes": sizes, "ceiling": ceilings, "targets": targets(sizes, ceilings)}
-    text = "\n\n".join([markdown(result, args), machine_block(machine_info(), meta["command"])])
-    print(text)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(args.out / "frame_bench.md", text + "\n")
-        atomic.write_text(args.out / "frame_bench.json", json.dumps(plain(result), indent=2, allow_nan=False) + "\n")
+    publish("frame_bench", [markdown(result, args)], plain(result), args.out, argv)
     return 0
 
 
