@@ -23,6 +23,7 @@ from segnet.benchmarks.harness import (
     benchmark,
 )
 from segnet.errors import MissingDependencyError, SegnetError
+from segnet.lazy import require
 
 # each format but pytorch is the segnet.artifacts kind of that name, which names its file (model.int8.onnx,
 # model.int8-trt.onnx, ...; the engine is built FP16 into model.engine); all of them share the sidecar model.json
@@ -221,15 +222,8 @@ def _build_engine(request: BenchRequest, base_onnx: Path, target: Path, log: Cal
 
 
 def _export_module(name: str, what: str) -> Any:
-    """segnet.export.<name>, or a clear error when that part is missing from this installation."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"segnet.export.{name}")
-    except ImportError as exc:
-        if "segnet.export" in str(exc):
-            raise SegnetError(f"{what} needs segnet.export.{name}, which this installation lacks") from None
-        raise MissingDependencyError(f"{what} needs a package that is missing ({exc})") from None
+    """segnet.export.<name>, or a clear error naming the package it is missing."""
+    return require(f"segnet.export.{name}", what)
 
 
 def run_bench(request: BenchRequest, log: Callable[[str], None] | None = None) -> dict[str, Any]:

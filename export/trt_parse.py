@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from segnet.errors import MissingDependencyError
 from segnet.export.trt_support import family
+from segnet.nvidia import trt_utils
 
 
 def _network_flags(trt: Any) -> int:
@@ -29,10 +31,8 @@ def parse_with_tensorrt(path: Path, report: Any = None) -> dict[str, Any] | None
 
     With a `report` (LintReport), parser errors are appended to it as errors for the installed family."""
     try:
-        import tensorrt as trt  # optional: only on machines with TensorRT
-    except ImportError:
-        return None
-    if not hasattr(trt, "OnnxParser"):  # type stubs alone make `tensorrt` an empty namespace package
+        trt = trt_utils.import_tensorrt("parsing with the installed TensorRT")
+    except MissingDependencyError:  # optional: only on machines with TensorRT (stubs alone do not count)
         return None
     version = str(getattr(trt, "__version__", "?"))
     result: dict[str, Any] = {"version": version, "ok": False, "errors": []}

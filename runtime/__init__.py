@@ -1,14 +1,8 @@
 """Torch-free inference: backends (ONNX Runtime, TensorRT), Segmenter, sources, sinks, pipeline."""
 
-from typing import Any
+from segnet.lazy import attributes
 
 __all__ = ["Segmenter"]
 
-
-def __getattr__(name: str) -> Any:
-    """`segnet.runtime.Segmenter` without importing OpenCV and the backends on `import segnet.runtime`."""
-    if name == "Segmenter":
-        from segnet.runtime.segmenter import Segmenter
-
-        return Segmenter
-    raise AttributeError(f"module 'segnet.runtime' has no attribute {name!r}")
+# `segnet.runtime.Segmenter` without importing OpenCV and the backends on `import segnet.runtime.x`
+__getattr__ = attributes(__name__, {"Segmenter": "segnet.runtime.segmenter"})

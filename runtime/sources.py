@@ -278,10 +278,7 @@ class SyntheticSource(Source):
         self.next_due = 0.0
 
     def _open(self) -> None:
-        try:
-            from segnet.data.synthetic import SceneSequence
-        except ImportError as exc:
-            raise SegnetError(f"synthetic:// needs segnet.data.synthetic, which cannot be imported ({exc})") from None
+        from segnet.data.synthetic import SceneSequence  # numpy + OpenCV, like the runtime
         self.scenes = iter(SceneSequence(size=self.size, seed=self.seed))
         self.next_due = time.perf_counter()
 

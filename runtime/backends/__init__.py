@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from segnet.artifacts import model_format
-from segnet.errors import MissingDependencyError, SegnetError
+from segnet.errors import SegnetError
 from segnet.runtime.backends.base import Backend, TensorInfo
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
@@ -44,12 +44,9 @@ def open_backend(model_path: str | Path, backend: str = "auto", device: str = "c
             if value is not None:
                 flag = "--no-spinning" if option == "spinning" and value is False else f"--{option}"
                 print(f"segnet: note: {flag} does not apply to the TensorRT backend (ignored)", file=sys.stderr)
-        try:
-            from segnet.nvidia.engine_cache import cached_engine
-            from segnet.runtime.backends.tensorrt import TensorRTBackend
-        except ImportError as exc:
-            raise MissingDependencyError(f"the TensorRT backend is not available here ({exc}); "
-                                         "run `segnet doctor`, or use --backend onnxruntime") from None
+        from segnet.nvidia.engine_cache import cached_engine  # TensorRT itself is imported on first use
+        from segnet.runtime.backends.tensorrt import TensorRTBackend
+
         if not is_engine:
             path = cached_engine(path, build_options)
         return TensorRTBackend(path, **options)

@@ -9,7 +9,6 @@ device buffers, streams and events. torch-free; cuda-python is imported on first
 from __future__ import annotations
 
 import ctypes
-import importlib
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from segnet.errors import MissingDependencyError, SegnetError
+from segnet.lazy import require
 
 # Errors that mean "no usable GPU here" rather than a bug: reported as a missing dependency.
 _NO_GPU_ERRORS = ("cudaErrorInsufficientDriver", "cudaErrorNoDevice", "cudaErrorInitializationError",
@@ -29,14 +29,7 @@ class CudaError(SegnetError):
 
 def import_cudart() -> ModuleType:
     """The CUDA runtime module of cuda-python (12.x/13.x `cuda.bindings.runtime`, 11.x `cuda.cudart`)."""
-    for name in ("cuda.bindings.runtime", "cuda.cudart"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise MissingDependencyError(
-        "cuda-python is needed for TensorRT inference but cannot be imported: pip install cuda-python "
-        "(matching your CUDA major version, e.g. 'cuda-python>=12,<13' on JetPack 6)")
+    return require(("cuda.bindings.runtime", "cuda.cudart"), "TensorRT inference and CUDA buffers")
 
 
 def _error_name(cudart: ModuleType, err: Any) -> str:

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from segnet.errors import MissingDependencyError
-from segnet.lazy import require
+from segnet.lazy import LazyModule, require
 
 
 def import_tensorrt(feature: str = "TensorRT engines") -> ModuleType:
@@ -28,18 +28,10 @@ def import_tensorrt(feature: str = "TensorRT engines") -> ModuleType:
     return module
 
 
-class _LazyTensorRT:
-    """Stands for the tensorrt module and imports it on first attribute access (like Polygraphy's
-    lazy_import), so modules can use `trt.X` at top level, typed against the stubs, without TensorRT."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(import_tensorrt(), name)
-
-
 if TYPE_CHECKING:
     import tensorrt as trt
 else:
-    trt = _LazyTensorRT()
+    trt = LazyModule(import_tensorrt)  # imported on first use
 
 
 def shape_of(dims: Any) -> tuple[int, ...]:

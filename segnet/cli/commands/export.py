@@ -209,9 +209,7 @@ def _int8_report(fp32: Path, int8: Path, data: Path, images: int) -> None:
 
 def _engine(args: argparse.Namespace, onnx_path: Path) -> None:
     """Build a TensorRT engine from the exported (or quantized) ONNX with the shared build options."""
-    try:
-        from segnet.export.tensorrt_build import build_engine
-    except ImportError as exc:
-        raise SegnetError(f"engine building is not available in this installation ({exc})") from None
+    from segnet.export.tensorrt_build import build_engine  # TensorRT itself is imported on first use
+
     engine = build_engine(onnx_path, None, build_options(args))
     print(f"wrote {engine}")
