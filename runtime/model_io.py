@@ -159,7 +159,7 @@ def _frame_io(model_path: str | Path, spec: ModelSpec, frame: FramePath, inputs:
     """The ModelIO of a model with the frame path in its graph (checked against the backend's tensors)."""
     if mean is not None or std is not None or input_size is not None:
         raise SegnetError(f"{model_path}: the frame path (resize and normalisation) is inside this model; "
-                          "--mean/--std/--input-size do not apply")
+                          "--mean/--std/--imgsz do not apply")
     names = {i.name: _static(i) for i in inputs}
     wanted = {"frame"} | ({"alpha"} if "overlay" in frame.outputs else set())
     if set(names) != wanted or not {o.name for o in outputs} >= set(frame.outputs):
@@ -207,7 +207,7 @@ def _foreign_spec(model_path: str | Path, outputs: list[TensorInfo], logits_name
         raise SegnetError(f"{model_path}: input has {channels} channels; the runtime feeds 1 or 3")
     height, width = input_size or hw[:2]
     if height is None or width is None:
-        raise SegnetError(f"{model_path}: the input size is dynamic; pass --input-size HxW")
+        raise SegnetError(f"{model_path}: the input size is dynamic; pass --imgsz H W")
     if names and len(names) != (2 if num_classes == 1 else num_classes):
         raise SegnetError(f"{model_path}: the model outputs {num_classes} classes, --classes gave {len(names)}")
     notes.append(f"{Path(model_path).name} carries no segnet spec: treating it as a foreign model with "

@@ -147,7 +147,7 @@ class RunStats:
                 f"{s['latency_p99_ms']:6.1f} ms | dropped {s['dropped']} | skipped {s['skipped']}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything, for `--stats FILE` (JSON)."""
+        """Everything, for `segnet run --json` (JSON)."""
         data = self.snapshot()
         data.pop("recent_fps")
         data["latency_window"] = self.stages["end_to_end"].samples.maxlen

@@ -1,11 +1,6 @@
 """Outputs from URIs, jetson-inference style: where rendered frames (and class maps) go.
 
-    out.mp4, out.avi              a video (cv2.VideoWriter; written under a temporary name and renamed on
-                                  close, so an interrupted run still leaves a complete, playable file)
-    out/, folder://out            PNGs: the rendered frame and the raw class map (pixel value = class index)
-    display://0                   an OpenCV window (`q` or Esc stops the run); needs a GUI build and a display
-    http://127.0.0.1:8080         a live page: MJPEG stream plus statistics (see segnet.runtime.http_view)
-    null                          discard (measure the pipeline without output costs)
+The URIs: segnet.runtime.uris.SINK_URIS.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """Frame sources from jetson-inference style URIs: cameras, CSI, network streams, files, images, synthetic.
 
-    0, /dev/video0, v4l2:///dev/video0    V4L2 camera (width/height/fps requested from the driver)
-    csi://0                               Jetson CSI camera (nvarguscamerasrc; OpenCV with GStreamer)
-    rtsp://..., http(s)://...             network stream (FFmpeg, or GStreamer when FFmpeg cannot open it)
-    video.mp4, image.png                  a video or one image (file:// prefix optional)
-    folder/, 'frames/*.jpg'               images of a folder or a glob, in name order
-    synthetic://?frames=300&size=240x320&seed=1&fps=30   the built-in moving road scene
-    'videotestsrc ! videoconvert ! appsink'              a raw GStreamer pipeline (contains '!')
+The URIs: segnet.runtime.uris.SOURCE_URIS.
 
 Live sources (cameras, streams, synthetic with fps) are reopened with backoff when they fail; frames that
 cannot be decoded are skipped and counted in `skipped`, never fatal.

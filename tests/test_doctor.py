@@ -20,7 +20,7 @@ BLOCK = (
     "sys.meta_path.insert(0, Block())\n"
     "import argparse\n"
     "from segnet.cli.commands import doctor\n"
-    "sys.exit(doctor.run(argparse.Namespace(json=True)))\n"
+    "sys.exit(doctor.run(argparse.Namespace(json='-')))\n"
 )
 
 
@@ -45,7 +45,7 @@ def test_doctor_with_tensorrt_and_gpu(monkeypatch, capsys):
     assert device["name"] == "Orin" and device["compute_capability"] == "8.7" and device["integrated"] is True
     usable = doctor.features(report)
     assert usable["TensorRT build/run"]["usable"] and usable["DLA"]["usable"]
-    assert doctor.run(doctor.argparse.Namespace(json=False)) == 0
+    assert doctor.run(doctor.argparse.Namespace(json=None)) == 0
     assert "[x] TensorRT build/run" in capsys.readouterr().out
 
 

@@ -28,7 +28,7 @@ def segnet(*args):
 def test_signal_stops_cleanly_with_playable_video_and_stats(model, tmp_path, signum):
     out, stats = tmp_path / "live.mp4", tmp_path / "stats.json"
     proc = subprocess.Popen(segnet("run", model, "--source", "synthetic://?size=64x96", "--output", out,
-                                   "--stats", stats, "--hud", "--legend"),
+                                   "--json", stats, "--hud", "--legend"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     status_lines = []
 
@@ -58,7 +58,7 @@ def test_signal_stops_cleanly_with_playable_video_and_stats(model, tmp_path, sig
 def test_file_to_folder_with_stats(model, tmp_path):
     video = write_video(tmp_path / "in.avi", frames=6)
     result = subprocess.run(segnet("run", model, "--source", video, "--output", tmp_path / "out" / "",
-                                   "--visualize", "mask", "--class-stats", "--stats", tmp_path / "s.json", "-q",
+                                   "--visualize", "mask", "--class-stats", "--json", tmp_path / "s.json", "-q",
                                    "--threads", "1", "--no-spinning"),
                             check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

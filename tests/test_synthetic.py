@@ -110,7 +110,7 @@ def test_generate_dataset_refuses_to_clobber_unless_asked(tmp_path: Path):
 
 def test_synth_command(tmp_path: Path, capsys):
     out = tmp_path / "data"
-    assert main(["synth", str(out), "--train", "2", "--val", "1", "--test", "0", "--size", "40", "56",
+    assert main(["synth", str(out), "--train", "2", "--val", "1", "--test", "0", "--imgsz", "40", "56",
                  "--seed", "3"]) == 0
     printed = capsys.readouterr().out
     assert "wrote 3 images (train 2, val 1) of 56x40" in printed

@@ -1,7 +1,8 @@
-"""The `segnet` command line: one subcommand per module in `segnet.cli.commands`.
+"""The `segnet` command line: the subcommands of COMMANDS, in that order, one module each in
+`segnet.cli.commands`.
 
-Each command module defines NAME, HELP, ORDER (position in `segnet --help`), DESCRIPTION (with examples),
-`add_arguments(parser)` and `run(args) -> int`. Modules import heavy dependencies inside `run`, so
+Each command module defines NAME, HELP, DESCRIPTION (with examples), `add_arguments(parser)` and
+`run(args) -> int`; flags spelt the same everywhere come from segnet/cli/options.py. Modules import heavy dependencies inside `run`, so
 `segnet --help` and the torch-free commands (run, bench, doctor, check) work on a Jetson without torch.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 from types import ModuleType
 from typing import Sequence
@@ -17,13 +17,13 @@ from typing import Sequence
 from segnet import __version__
 from segnet.errors import SegnetError
 
+# every command, in the order of `segnet --help`: the flow from data to a running camera, then the tools
+COMMANDS = ("synth", "train", "evaluate", "export", "check", "rewrite_unpool", "build", "run", "bench",
+            "demo", "doctor")
+
 
 def _command_modules() -> list[ModuleType]:
-    from segnet.cli import commands
-
-    modules = [importlib.import_module(f"{commands.__name__}.{info.name}")
-               for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_")]
-    return sorted(modules, key=lambda m: (m.ORDER, m.NAME))
+    return [importlib.import_module(f"segnet.cli.commands.{name}") for name in COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

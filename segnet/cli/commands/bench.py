@@ -6,9 +6,10 @@ import argparse
 import shlex
 import sys
 
+from segnet.cli import options
+
 NAME = "bench"
 HELP = "time and score a model's formats side by side (PyTorch, ONNX, INT8, FP16, TensorRT engine)"
-ORDER = 60
 DESCRIPTION = """\
 Benchmark the formats of one model in one process, in alternating order (A B C A B C ...) so the ratios
 hold on a busy machine. Given a checkpoint, the ONNX variants are exported into --out first; given an
@@ -35,12 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                              "pytorch row)")
     parser.add_argument("--formats", default="pytorch,onnx,onnx-int8,onnx-fp16,engine",
                         help="comma-separated formats to compare (default: %(default)s)")
-    parser.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"),
-                        help="input size to export/time at (default: the model's own)")
+    options.add_imgsz(parser, "input size to export/time at (default: the model's own)")
     parser.add_argument("--batch", type=int, default=1, help="images per call (default: 1)")
     parser.add_argument("--data", help="dataset root: adds each format's mIoU on --split")
     parser.add_argument("--split", default="val", help="split for mIoU (default: val)")
-    parser.add_argument("--data-format", default="auto", help="dataset layout: auto, folder, camvid, voc")
+    options.add_data_format(parser)
     parser.add_argument("--max-images", type=int, help="score at most this many images (default: all)")
     parser.add_argument("--calib", help="calibration images for INT8 (a dataset root or image folder; "
                                         "default: --data)")
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                                    "(default: 50)")
     parser.add_argument("--min-time", type=float, default=2.0, help="and at least this many seconds per format "
                                                                     "(default: 2)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to run (default: cpu)")
+    options.add_device(parser, ("cpu", "cuda"), "cpu")
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime (default: theirs)")
     parser.add_argument("--peak-time", type=float, default=1.0,
                         help="seconds for the GEMM peak probe, 0 to skip it (default: 1)")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from segnet.cli import options
 
 NAME = "build"
 HELP = "build a TensorRT engine from an ONNX model (on the Jetson/GPU that will run it)"
-ORDER = 40
 DESCRIPTION = """Build a TensorRT engine (a plan trtexec can also load) from an exported ONNX model, on the
 device that will run it: engines are tied to the TensorRT version and GPU. The engine's facts (TensorRT
 version, GPU, precision, build options) go into the model's JSON sidecar beside it.
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="after building, run the engine and ONNX Runtime on the same inputs and compare")
     parser.add_argument("--data", type=Path, default=None, help="with --verify: also compare on images from this dataset")
     parser.add_argument("--verify-images", type=int, default=8, metavar="N", help="with --data: images to compare")
-    parser.add_argument("--json", action="store_true", help="print the verification report as JSON")
+    options.add_json(parser, "the verification report")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,5 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from segnet.runtime.engine_verify import verify_engine
 
     report = verify_engine(engine, args.model, data_root=args.data, num_images=args.verify_images)
-    print(json.dumps(report, indent=2) if args.json else report["summary"])
+    if args.json != "-":
+        print(report["summary"])
+    if args.json:
+        options.write_json(args.json, report)
     return 0 if report["ok"] else 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from segnet.cli import options
+
 NAME = "check"
 HELP = "audit an ONNX file against TensorRT 8.6 / 10.x / 11.x's ONNX parser (node-level findings + fixes)"
-ORDER = 35
 DESCRIPTION = """\
 Check every node of an ONNX model against what TensorRT's ONNX parser supports (onnx-tensorrt's operator
 matrix per version, opset ranges, MaxPool Indices, MaxUnpool, ScatterND reduction, Resize modes, Q/DQ zero
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="the ONNX file to audit")
     parser.add_argument("--trt", default="8.6,10,11", metavar="VERSIONS",
                         help="comma-separated TensorRT versions to check against: 8.6, 10, 11 (default: all)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    options.add_json(parser, "the report")
     parser.add_argument("--no-parser", action="store_true",
                         help="skip the real TensorRT parser even where TensorRT is installed")
 
@@ -38,5 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if not versions:
         raise SegnetError("--trt needs at least one version, e.g. --trt 8.6,10,11")
     report = check_onnx(args.model, versions, run_parser=not args.no_parser)
-    print(report.to_json() if args.json else report.format())
+    if args.json != "-":
+        print(report.format())
+    if args.json:
+        options.write_json(args.json, report.to_dict())
     return 0 if report.ok else 1

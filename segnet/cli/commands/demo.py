@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from segnet.cli import options
+
 NAME = "demo"
 HELP = "the whole toolkit in one command: train on synthetic road scenes, export, benchmark, stream a video"
-ORDER = 90
 DESCRIPTION = """\
 Runs every part of the toolkit once, on this machine, with the same library code the other commands use:
 generate synthetic road scenes (or use --data), train a small SegNet on the CPU, evaluate it, export a
@@ -28,11 +29,10 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output folder (default: %(default)s)")
     parser.add_argument("--data", help="a dataset root (folder, CamVid or VOC layout) instead of synthetic scenes")
-    parser.add_argument("--data-format", default="auto", help="layout of --data: auto, folder, camvid, voc")
+    options.add_data_format(parser)
     parser.add_argument("--fast", action="store_true", help="tiny sizes, 1 epoch, a few frames (smoke test)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: 30; --fast: 1)")
-    parser.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"),
-                        help="training / export size (default: 96 128; --fast: 48 64)")
+    options.add_imgsz(parser, "training / export size (default: 96 128; --fast: 48 64)")
     parser.add_argument("--width", type=float, help="segnet_lite width multiplier (default: 0.25)")
     parser.add_argument("--frames", type=int, help="frames of the synthetic video (default: 150)")
     parser.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime (default: its own)")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib
-import json
 import platform
 import re
 import sys
@@ -15,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from segnet.cli import options
 from segnet.errors import SegnetError
 
 NAME = "doctor"
 HELP = "show what this machine can do: GPU, CUDA, TensorRT, ONNX Runtime, OpenCV, cameras, usable features"
-ORDER = 90
 DESCRIPTION = """Check the environment before running anything: Python and platform, the Jetson model and
 JetPack/L4T release, numpy, OpenCV (and whether it was built with GStreamer and FFmpeg), ONNX Runtime and its
 execution providers, torch, TensorRT (and DLA cores), cuda-python with the CUDA driver and GPUs, cameras,
@@ -39,7 +38,7 @@ TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    options.add_json(parser, "the report")
 
 
 def probe(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -220,8 +219,8 @@ def render(report: dict[str, Any], usable: dict[str, dict[str, Any]]) -> str:
 def run(args: argparse.Namespace) -> int:
     report = collect()
     usable = features(report)
-    if args.json:
-        print(json.dumps({"components": report, "features": usable}, indent=2, default=str))
-    else:
+    if args.json != "-":
         print(render(report, usable))
+    if args.json:
+        options.write_json(args.json, {"components": report, "features": usable})
     return 0

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from segnet.cli import options
+
 NAME = "evaluate"
 HELP = "score a checkpoint (or an exported .onnx / .engine) on a dataset split: accuracy, mIoU, IoU per class"
-ORDER = 20
 DESCRIPTION = """\
 Evaluate a model on a dataset split with the SegNet paper's metrics: global accuracy, class-average
 accuracy, mIoU, and IoU / accuracy per class (ignore pixels excluded). Images are resized to the model's
@@ -28,14 +28,15 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="checkpoint (.pt) or exported model (.onnx, .engine)")
     parser.add_argument("--data", required=True, help="dataset root")
-    parser.add_argument("--format", default="auto", help="dataset layout: auto, folder, camvid, voc (default: auto)")
+    options.add_data_format(parser)
+    options.deprecated(parser, "--format", "--data-format", dest="data_format")
     parser.add_argument("--split", default="val", help="split to score: val, test, train (default: val)")
-    parser.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"),
-                        help="network input size (default: the model's own; exported models keep theirs)")
+    options.add_imgsz(parser, "network input size (default: the model's own; exported models keep theirs)")
     parser.add_argument("--batch", type=int, default=8, help="images per forward pass (default: 8)")
-    parser.add_argument("--device", default="auto", help="checkpoints: auto, cpu, cuda (default: auto)")
-    parser.add_argument("--backend", default="auto", help="exported models: auto, onnxruntime, tensorrt")
-    parser.add_argument("--json", metavar="OUT", help="write the metrics as JSON to OUT ('-' for stdout)")
+    options.add_device(parser, ("auto", "cpu", "cuda"), "auto")
+    parser.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"),
+                        help="exported models: ONNX Runtime, or TensorRT natively for .engine files (default: auto)")
+    options.add_json(parser, "the metrics")
 
 
 def torch_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -65,7 +66,6 @@ def runtime_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segnet import atomic
     from segnet.artifacts import model_format
     from segnet.data import open_dataset
     from segnet.errors import SegnetError
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if exported and args.imgsz:
         raise SegnetError("--imgsz applies to checkpoints only: an exported model has a fixed input size")
     predict, spec = runtime_predictor(args) if exported else torch_predictor(args)
-    dataset = open_dataset(args.data, args.split, args.format)
+    dataset = open_dataset(args.data, args.split, args.data_format)
     if dataset.num_classes != spec.num_classes:
         raise SegnetError(f"{args.data}: the {args.split} split has {dataset.num_classes} classes but {path} "
                           f"was trained for {spec.num_classes}")
@@ -89,14 +89,12 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate_predictor(predict, dataset, spec, size, args.batch, progress=sys.stderr.isatty())
     report = {"model": str(path), "data": str(args.data), "split": args.split, "images": len(dataset),
               "input_size": list(size), "class_names": spec.class_names, **metrics}
-    text = json.dumps(json_safe(report), indent=2) + "\n"
     if args.json == "-":
-        sys.stdout.write(text)
+        options.write_json("-", json_safe(report))
         return 0
     print(f"{path} on {args.data} ({args.split}, {len(dataset)} images, input {size[0]}x{size[1]}): "
           f"{summary(metrics)}")
     print(format_table(metrics, spec.class_names))
     if args.json:
-        atomic.write_text(args.json, text)
-        print(f"metrics written to {args.json}")
+        options.write_json(args.json, json_safe(report))
     return 0

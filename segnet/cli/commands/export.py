@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segnet.cli import options
 from segnet.cli.argtypes import non_negative_int, positive_int
 from segnet.cli.build_args import add_build_arguments, build_options
 from segnet.errors import SegnetError
@@ -12,7 +13,6 @@ from segnet.spec import FramePath
 
 NAME = "export"
 HELP = "export a checkpoint to ONNX that TensorRT parses (verified against PyTorch), INT8/FP16 variants, engines"
-ORDER = 30
 DESCRIPTION = """Export a trained checkpoint to ONNX. SegNet's max-unpooling is exported in an index-free
 form TensorRT parses (no MaxUnpool, ScatterND or MaxPool indices), and every export is checked against
 PyTorch under ONNX Runtime before it is written. The model spec travels in the ONNX metadata and in
@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onnx (default), or engine: export ONNX then build a TensorRT engine from it")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="ONNX file to write (default: beside the checkpoint, named after its stem)")
-    parser.add_argument("--imgsz", type=positive_int, nargs=2, metavar=("H", "W"), default=None,
-                        help="input height and width (default: the spec's input size)")
+    options.add_imgsz(parser, "input height and width (default: the spec's input size)")
     parser.add_argument("--batch", type=positive_int, default=1, help="fixed batch size (default 1)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
                         help=f"ONNX opset (default {DEFAULT_OPSET}: the newest TensorRT 8.6 parses)")

@@ -6,7 +6,6 @@ import argparse
 
 NAME = "rewrite-unpool"
 HELP = "rewrite MaxPool-Indices/MaxUnpool/ScatterND unpooling of any ONNX model into TensorRT-supported ops"
-ORDER = 36
 DESCRIPTION = """\
 TensorRT supports neither MaxUnpool nor MaxPool's Indices output, so SegNet/ENet-style ONNX files do not
 parse. This rewrites them with ONNX-GraphSurgeon:

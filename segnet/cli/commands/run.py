@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from segnet.cli import options
 from segnet.errors import SegnetError
+from segnet.runtime.uris import SINK_URIS, SOURCE_URIS
 
 NAME = "run"
 HELP = "segment a camera, stream, video, images or synthetic:// in real time (torch-free)"
-ORDER = 60
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Stream frames through a model (.onnx with ONNX Runtime, .engine with TensorRT) into outputs, with
 per-stage latency, end-to-end FPS and network FPS printed live and at the end.
 
-Sources: 0, /dev/video0, v4l2:///dev/video0, csi://0, rtsp://..., video.mp4, image.png, folder/,
-'frames/*.png', synthetic://?frames=300&size=240x320&seed=1&fps=30, or a GStreamer pipeline.
-Outputs: out.mp4, out.avi, folder/ (PNGs), display://0, http://127.0.0.1:8080 (browser view), null.
+sources (--source):
+{SOURCE_URIS}
+outputs (--output, repeatable):
+{SINK_URIS}
+Two ways to TensorRT: --backend tensorrt runs a segnet-built .engine natively (an .onnx is built into a
+cached engine on first use); --device tensorrt keeps ONNX Runtime and lets its TensorRT provider build.
 
 examples:
   segnet run model.onnx --source synthetic:// --output http://127.0.0.1:8080
-  segnet run model.onnx --source road.mp4 --output out.mp4 --visualize overlay,mask --legend --stats run.json
+  segnet run model.onnx --source road.mp4 --output out.mp4 --visualize overlay,mask --legend --json run.json
   segnet run model.engine --source csi://0 --input-width 1280 --input-height 720 --output display://0 --hud
   segnet run cam.onnx --source road.mp4 --output out.mp4     # exported with --frame-size: overlay from the graph
   segnet run other.onnx --source frames/ --output out/ --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --classes names.txt
@@ -47,13 +50,13 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model file: .onnx or .engine (its spec comes from model.json or the ONNX)")
-    parser.add_argument("--source", "-s", required=True, help="input URI (see above)")
+    parser.add_argument("--source", "-s", required=True, help="input URI (sources above)")
     parser.add_argument("--output", "-o", action="append", default=[],
                         help="output URI; repeat for several (default: null)")
     model = parser.add_argument_group("model and backend")
-    model.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"))
-    model.add_argument("--device", default="cpu", choices=("cpu", "cuda", "tensorrt"),
-                       help="ONNX Runtime execution provider (default cpu)")
+    model.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"),
+                       help="auto: TensorRT for .engine, ONNX Runtime for .onnx; tensorrt: native TensorRT")
+    options.add_device(model, ("cpu", "cuda", "tensorrt"), "cpu")
     model.add_argument("--threads", type=int, default=None, help="inference threads (ONNX Runtime intra-op)")
     model.add_argument("--no-spinning", dest="spinning", action="store_const", const=False, default=None,
                        help="ONNX Runtime worker threads sleep instead of busy-waiting between frames "
@@ -67,12 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--std", type=_floats, help="normalisation std per channel (foreign models)")
     model.add_argument("--classes", help="class names 'road,car,...' or a file (one per line, or JSON)")
     model.add_argument("--color-order", choices=("RGB", "BGR"), help="channel order the network expects")
-    model.add_argument("--input-size", type=_size, help="network input HxW for models with a dynamic size")
+    options.add_imgsz(model, "network input size for models with a dynamic one")
+    options.deprecated(model, "--input-size", "--imgsz H W", dest="imgsz", type=_size)
     source = parser.add_argument_group("source")
     source.add_argument("--input-width", type=int, help="capture width requested from cameras")
     source.add_argument("--input-height", type=int, help="capture height requested from cameras")
     source.add_argument("--input-rate", type=float, help="capture frame rate requested from cameras")
-    source.add_argument("--loop", action="store_true", help="restart files at their end")
+    source.add_argument("--input-loop", dest="loop", action="store_true", help="restart files at their end")
+    options.deprecated(source, "--loop", "--input-loop", dest="loop", nargs=0, convert=lambda _: True)
     source.add_argument("--max-frames", type=int, help="stop after this many frames")
     view = parser.add_argument_group("rendering")
     view.add_argument("--visualize", default="overlay", help="overlay, mask or overlay,mask (side by side)")
@@ -80,11 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     view.add_argument("--legend", action="store_true", help="draw the names of the classes in view")
     view.add_argument("--ignore-class", type=int, help="leave pixels of this class uncoloured")
     view.add_argument("--hud", action="store_true", help="draw FPS and latency on the frames")
-    view.add_argument("--video-fps", type=float, help="frame rate written into video outputs "
+    view.add_argument("--output-rate", type=float, help="frame rate written into video outputs "
                       "(default: the source's, else 30)")
+    options.deprecated(view, "--video-fps", "--output-rate", dest="output_rate", type=float)
     report = parser.add_argument_group("statistics")
-    report.add_argument("--stats", help="write the run's statistics as JSON to this file")
-    report.add_argument("--class-stats", action="store_true", help="per-class pixel share per frame in --stats")
+    options.add_json(report, "the run's statistics (after the table)")
+    options.deprecated(report, "--stats", "--json FILE", dest="json")
+    report.add_argument("--class-stats", action="store_true", help="per-class pixel share per frame in --json")
     report.add_argument("--quiet", "-q", action="store_true", help="no live status line")
 
 
@@ -108,7 +115,6 @@ def _check(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segnet import atomic
     from segnet.metrics import json_safe
     from segnet.runtime.pipeline import Pipeline
     from segnet.runtime.segmenter import Segmenter
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     modes = _check(args)
     segmenter = Segmenter(args.model, backend=args.backend, device=args.device, mean=args.mean, std=args.std,
-                          classes=args.classes, color_order=args.color_order, input_size=args.input_size,
+                          classes=args.classes, color_order=args.color_order, input_size=tuple(args.imgsz) if args.imgsz else None,
                           filter_mode=args.filter_mode, threads=args.threads,
                           **({} if args.spinning is None else {"spinning": args.spinning}),
                           **({"cuda_graph": True} if args.cuda_graph else {}))
@@ -126,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                              loop=args.loop, max_frames=args.max_frames)
         with source:
             outputs = args.output or ["null"]
-            sinks = open_sinks(outputs, fps=args.video_fps or source.fps)
+            sinks = open_sinks(outputs, fps=args.output_rate or source.fps)
             try:
                 _print_header(segmenter, source, sinks)
                 pipeline = Pipeline(segmenter, source, sinks, visualize=modes, alpha=args.alpha, legend=args.legend,
@@ -139,12 +145,11 @@ def run(args: argparse.Namespace) -> int:
     print(stats.table())
     for sink in sinks:
         print(f"output: {sink.describe()}: {sink.written} frames")
-    if args.stats:
+    if args.json:
         doc = {"model": str(args.model), "backend": segmenter.backend.name, "device": args.device,
                "input_size": list(segmenter.input_size), "source": args.source, "live": source.live,
                "outputs": outputs, **stats.to_dict()}
-        atomic.write_text(args.stats, json.dumps(json_safe(doc), indent=2) + "\n")
-        print(f"statistics written to {args.stats}")
+        options.write_json(args.json, json_safe(doc))
     return 0
 
 

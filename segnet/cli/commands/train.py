@@ -6,9 +6,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from segnet.cli import options
+
 NAME = "train"
 HELP = "train a SegNet on a dataset (folder, CamVid, VOC or synthetic); resumable, torchrun-ready"
-ORDER = 10
 DESCRIPTION = """\
 Train a SegNet preset with weighted cross-entropy (BCE for binary masks), validate every epoch (global
 accuracy, class-average accuracy, mIoU, IoU per class) and write OUT/best.pt, OUT/last.pt, metrics.jsonl,
@@ -30,10 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _defaults()
     data = parser.add_argument_group("data")
     data.add_argument("--data", help="dataset root, or 'synthetic' to generate road scenes into OUT/synthetic")
-    data.add_argument("--format", choices=FORMATS, help="dataset layout (default: auto-detect; 'synthetic' "
-                      "generates the dataset at --data if it does not exist)")
-    data.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"),
-                      help=f"training and export input size (default: {d.imgsz[0]} {d.imgsz[1]})")
+    options.add_data_format(data, FORMATS, default=None, dest="format")  # 'synthetic' generates it at --data
+    options.deprecated(data, "--format", "--data-format", dest="format", choices=FORMATS)
+    options.add_imgsz(data, f"training and export input size (default: {d.imgsz[0]} {d.imgsz[1]})")
     data.add_argument("--class-weights", help="median (median-frequency balancing from the training masks), "
                       f"none, or w0,w1,... one per class (default: {d.class_weights})")
     data.add_argument("--ignore-index", type=int, help="label value left out of loss and metrics "
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
                      help="continue a run from CKPT (a last.pt), or 'auto' / no value for OUT/last.pt; options "
                      "come from the checkpoint, only --epochs, --workers, --device and --out may change")
-    run.add_argument("--device", help=f"auto, cpu, cuda or cuda:N (default: {d.device})")
+    options.add_device(run, ("auto", "cpu", "cuda"), None, allow_index=True, shown_default=d.device)
     run.add_argument("--amp", action="store_const", const=True, help="mixed precision (CUDA only; ignored on CPU)")
     run.add_argument("--exist-ok", action="store_true", help="start a new run even if OUT holds one (overwrites it)")
 
