@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from segnet.cli.build_args import build_options
     from segnet.export.tensorrt_build import build_engine
 
-    options = build_options(args)
-    engine = build_engine(args.model, args.output, options)
+    engine = build_engine(args.model, args.output, build_options(args))
     print(f"wrote {engine}")
     if not args.verify:
         return 0
