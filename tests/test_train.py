@@ -197,3 +197,18 @@ def test_evaluation_loop_is_torch_free_and_exact(tiny_data):
     # predicting "road" everywhere: global accuracy = road's pixel share, IoU(road) = that share too
     assert report["acc"] == pytest.approx(report["expected"]) and report["iou_road"] == pytest.approx(report["expected"])
     assert 0 < report["acc"] < 1
+
+
+def test_val_groups_hold_whole_sequences_out_and_the_default_split_warns(tmp_path, capsys):
+    from tests.test_groups import _sequences
+
+    root = _sequences(tmp_path / "data", {"seqA": 4, "seqB": 4}, {"seqB": 2})
+    assert main(["train", "--data", str(root), *TINY, "--epochs", "1", "--workers", "0", "--out",
+                 str(tmp_path / "plain")]) == 0
+    assert "val images share prefix groups with the training images (seqB: 4 train / 2 val)" in capsys.readouterr().out
+    assert main(["train", "--data", str(root), *TINY, "--epochs", "1", "--workers", "0", "--val-groups", "seqB",
+                 "--out", str(tmp_path / "held")]) == 0
+    out = capsys.readouterr().out
+    assert "val: groups seqB held out (6 images; 4 train images" in out and "warning" not in out
+    saved = torch.load(tmp_path / "held" / "best.pt", weights_only=True)
+    assert saved["config"]["val_groups"] == "seqB"

@@ -50,6 +50,8 @@ class TrainConfig:
     amp: bool = False
     vgg16_weights: str | None = None
     synthetic_count: int = 200
+    val_groups: str | None = None  # comma-separated groups held out of train+val as the val set
+    group_by: str = "prefix"  # how a file's group is read: prefix (name up to '_') or folder
 
     def __post_init__(self) -> None:
         self.imgsz = (int(self.imgsz[0]), int(self.imgsz[1]))
@@ -68,10 +70,16 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"--schedule {self.schedule!r}: choose {', '.join(SCHEDULES)}"),
             (self.in_channels in (None, 1, 3), f"--in-channels must be 1 or 3, got {self.in_channels}"),
             (self.synthetic_count >= 1, f"--synthetic-count must be at least 1, got {self.synthetic_count}"),
+            (self.group_by in ("prefix", "folder"), f"--group-by {self.group_by!r}: choose prefix or folder"),
+            (self.val_groups is None or bool(self.groups()), f"--val-groups needs group names, got {self.val_groups!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise SegnetError(message)
+
+    def groups(self) -> list[str]:
+        """The --val-groups names."""
+        return [g.strip() for g in (self.val_groups or "").split(",") if g.strip()]
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -100,7 +100,23 @@ class Trainer:
                     dataset.lut[cfg.ignore_index] = cfg.ignore_index
         if train_set.num_classes != val_set.num_classes:
             raise DataError(f"{root}: train has {train_set.num_classes} classes but val {val_set.num_classes}")
+        train_set, val_set = self.honest_split(train_set, val_set)
         return train_set, val_set, str(root)
+
+    def honest_split(self, train_set: Any, val_set: Any) -> tuple[Any, Any]:
+        """With --val-groups: validate on those whole groups of train+val, train on the rest. Without:
+        warn when val images share groups with, or nearly duplicate, training images."""
+        from segnet.data import groups
+
+        cfg = self.config
+        if cfg.val_groups:
+            train_set, val_set = groups.hold_out(groups.concat(train_set, val_set), cfg.groups(), cfg.group_by)
+            self.log(f"val: groups {cfg.val_groups} held out ({len(val_set)} images; {len(train_set)} train "
+                     f"images from the other groups of train+val)")
+        elif self.ctx.is_main:
+            for warning in groups.leakage_warnings(train_set, val_set, cfg.group_by):
+                self.log(f"warning: {warning}")
+        return train_set, val_set
 
     def generate_synthetic(self, root: Path) -> None:
         from segnet.data import synthetic

@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_data_format(data, FORMATS, default=None, dest="format")  # 'synthetic' generates it at --data
     options.deprecated(data, "--format", "--data-format", dest="format", choices=FORMATS)
     options.add_imgsz(data, f"training and export input size (default: {d.imgsz[0]} {d.imgsz[1]})")
+    data.add_argument("--val-groups", metavar="G[,G]",
+                      help="validate on these whole groups (sequences) of train+val, train on the other groups "
+                      "(CamVid: 0001TP, 0006R0, 0016E5); default: the val split, with a warning when it "
+                      "shares groups with train")
+    data.add_argument("--group-by", choices=("prefix", "folder"),
+                      help="a file's group: its name up to the first '_' (prefix, default) or its folder")
     data.add_argument("--class-weights", help="median (median-frequency balancing from the training masks), "
                       f"none, or w0,w1,... one per class (default: {d.class_weights})")
     data.add_argument("--ignore-index", type=int, help="label value left out of loss and metrics "
