@@ -141,3 +141,21 @@ def test_bad_checkpoints_raise_segnet_error_naming_the_file(tmp_path, content):
         load_checkpoint(path)
     with pytest.raises(SegnetError, match="no such checkpoint"):
         load_model(tmp_path / "missing.pt")
+
+
+def test_label_smoothing_spreads_the_target_and_leaves_ignored_pixels_out():
+    logits = torch.tensor([[[[4.0]], [[0.0]], [[0.0]]]])  # 1 x 3 x 1 x 1, class 0 confident
+    target = torch.tensor([[[0]]])
+    plain, smooth = build_loss(3)(logits, target), build_loss(3, label_smoothing=0.3)(logits, target)
+    expected = F.cross_entropy(logits, target, label_smoothing=0.3)
+    assert smooth > plain and torch.isclose(smooth, expected)
+
+
+def test_augmentation_strength_and_smoothing_are_checked_and_travel_in_the_config():
+    config = TrainConfig(data="d", aug_scale=(0.5, 1.5), aug_jitter=0.4, label_smoothing=0.1)
+    data = config.to_dict()
+    assert data["aug_scale"] == [0.5, 1.5] and TrainConfig.from_dict(data) == config
+    for bad, match in (({"aug_scale": (1.5, 0.5)}, "--aug-scale"), ({"aug_jitter": 1.0}, "--aug-jitter"),
+                       ({"label_smoothing": -0.1}, "--label-smoothing")):
+        with pytest.raises(SegnetError, match=match):
+            TrainConfig(data="d", **bad)

@@ -44,6 +44,9 @@ class TrainConfig:
     ignore_index: int | None = None  # None: the dataset's own
     in_channels: int | None = None  # None: the dataset's own
     augment: bool = True
+    aug_scale: tuple[float, float] = (0.75, 1.25)  # random scale range (relative to covering the crop)
+    aug_jitter: float = 0.2  # brightness/contrast/saturation jitter +-
+    label_smoothing: float = 0.0
     workers: int = 2
     seed: int = 0
     device: str = "auto"
@@ -55,6 +58,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.imgsz = (int(self.imgsz[0]), int(self.imgsz[1]))
+        self.aug_scale = (float(self.aug_scale[0]), float(self.aug_scale[1]))
         if self.lr is None:
             self.lr = DEFAULT_LR.get(self.optimizer, 0.01)
         checks = [
@@ -70,6 +74,9 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"--schedule {self.schedule!r}: choose {', '.join(SCHEDULES)}"),
             (self.in_channels in (None, 1, 3), f"--in-channels must be 1 or 3, got {self.in_channels}"),
             (self.synthetic_count >= 1, f"--synthetic-count must be at least 1, got {self.synthetic_count}"),
+            (0 < self.aug_scale[0] <= self.aug_scale[1], f"--aug-scale needs 0 < LOW <= HIGH, got {self.aug_scale}"),
+            (0 <= self.aug_jitter < 1, f"--aug-jitter must be in [0, 1), got {self.aug_jitter}"),
+            (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.group_by in ("prefix", "folder"), f"--group-by {self.group_by!r}: choose prefix or folder"),
             (self.val_groups is None or bool(self.groups()), f"--val-groups needs group names, got {self.val_groups!r}"),
         ]
@@ -84,6 +91,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["imgsz"] = list(self.imgsz)
+        data["aug_scale"] = list(self.aug_scale)
         return data
 
     @classmethod
@@ -95,8 +103,8 @@ class TrainConfig:
         """A copy with the given options changed, and a note per change (for resumed runs)."""
         data, notes = self.to_dict(), []
         for key, value in overrides.items():
-            if key == "imgsz":
-                value = list(value)
+            if key in ("imgsz", "aug_scale"):
+                value = [float(v) for v in value] if key == "aug_scale" else list(value)
             if data[key] == value:
                 continue
             if key not in RESUMABLE_OVERRIDES:

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 
 def build_loss(num_classes: int, class_weights: Sequence[float] | None = None,
-               ignore_index: int | None = None) -> Loss:
-    """The loss for logits N x C x H x W against int64 targets N x H x W."""
+               ignore_index: int | None = None, label_smoothing: float = 0.0) -> Loss:
+    """The loss for logits N x C x H x W against int64 targets N x H x W (label smoothing: multi-class)."""
     weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
     if num_classes == 1:
         return _binary_loss(weight, ignore_index)
@@ -28,7 +28,8 @@ def build_loss(num_classes: int, class_weights: Sequence[float] | None = None,
 
     def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         w = weight.to(logits.device) if weight is not None else None
-        return F.cross_entropy(logits.float(), target, weight=w, ignore_index=ignore)
+        return F.cross_entropy(logits.float(), target, weight=w, ignore_index=ignore,
+                               label_smoothing=label_smoothing)
 
     return cross_entropy
 

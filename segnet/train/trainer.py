@@ -177,7 +177,7 @@ class Trainer:
                               cfg.seed, ctx.rank, ctx.world_size)
         if len(loader) == 0:
             raise DataError(f"{data_root}: {len(train_set)} training images give no batch of {cfg.batch}")
-        loss_fn = build_loss(spec.num_classes, weights, self.ignore_label(spec))
+        loss_fn = build_loss(spec.num_classes, weights, self.ignore_label(spec), cfg.label_smoothing)
         optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
         scheduler = build_scheduler(cfg.schedule, optimizer, cfg.epochs * len(loader))
         use_amp = cfg.amp and ctx.device.startswith("cuda")
@@ -250,7 +250,8 @@ class Trainer:
         from segnet.data.transforms import EvalTransform, TrainTransform
 
         if self.config.augment:
-            return TrainTransform(spec.input_size, ignore_index=self.ignore_label(spec))
+            return TrainTransform(spec.input_size, scale=self.config.aug_scale, jitter=self.config.aug_jitter,
+                                  ignore_index=self.ignore_label(spec))
         return NoAugment(EvalTransform(spec.input_size))
 
     def describe(self, spec: ModelSpec, model: torch.nn.Module, train_set: Any, val_set: Any, steps: int) -> None:

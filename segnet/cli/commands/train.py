@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--in-channels", type=int, choices=(1, 3), help="1 trains on grayscale (default: the dataset's)")
     data.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                       help="no random scale/crop/flip/colour jitter (just resize)")
+    data.add_argument("--aug-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help=f"random scale range (default: {d.aug_scale[0]:g} {d.aug_scale[1]:g})")
+    data.add_argument("--aug-jitter", type=float, help=f"colour jitter +- (default: {d.aug_jitter:g})")
     data.add_argument("--workers", type=int, help=f"data loading processes (default: {d.workers})")
     data.add_argument("--synthetic-count", type=int,
                       help=f"training images to generate for synthetic data (default: {d.synthetic_count})")
@@ -65,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     optim.add_argument("--weight-decay", type=float, help=f"(default: {d.weight_decay})")
     optim.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule per iteration "
                        f"(default: {d.schedule})")
+    optim.add_argument("--label-smoothing", type=float, help=f"cross-entropy label smoothing (default: {d.label_smoothing:g})")
     optim.add_argument("--seed", type=int, help=f"seed for weights, data order and augmentation (default: {d.seed})")
     run = parser.add_argument_group("run")
     run.add_argument("--out", help=f"output folder (default: {d.out})")
