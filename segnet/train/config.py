@@ -13,13 +13,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from segnet.data.mask_options import MaskOptions
 from segnet.errors import SegnetError
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("poly", "cosine", "step", "none")
 DEFAULT_LR = {"adamw": 0.003, "sgd": 0.01}
 # Options a resumed run may change without breaking the schedule it continues.
-RESUMABLE_OVERRIDES = ("epochs", "workers", "device", "out")
+RESUMABLE_OVERRIDES = ("epochs", "workers", "device", "out", "mask_cache")
 
 
 @dataclass
@@ -50,6 +51,11 @@ class TrainConfig:
     amp: bool = False
     vgg16_weights: str | None = None
     synthetic_count: int = 200
+    # colour / one-hot mask conversion (segnet.data.mask_options.MaskOptions, docs/masks.md)
+    mask_tolerance: int = 0
+    mask_overlap: str = "ignore"
+    mask_empty: str = "ignore"
+    mask_cache: str = "auto"
 
     def __post_init__(self) -> None:
         self.imgsz = (int(self.imgsz[0]), int(self.imgsz[1]))
@@ -72,6 +78,12 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise SegnetError(message)
+        self.masks()  # validates the mask options
+
+    def masks(self) -> MaskOptions:
+        """How colour and one-hot masks are converted."""
+        return MaskOptions(tolerance=self.mask_tolerance, overlap=self.mask_overlap, empty=self.mask_empty,
+                           cache=self.mask_cache)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
