@@ -7,7 +7,7 @@ DATA ?=
 # PyTorch for training/export; the CPU build on this kind of machine. Override with TORCH=torch.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-slow test-jetson-python lint typecheck clean
+.PHONY: venv demo test test-slow test-jetson-python lint typecheck requirements clean
 
 $(BIN)/segnet: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ test-jetson-python:
 	tests/jetson_python.sh $(PY)
 
 lint: venv
-	$(BIN)/ruff check segnet export runtime benchmarks tests
+	$(BIN)/ruff check segnet export runtime benchmarks tests tools
+
+# requirements.txt / requirements-jetson.txt from setup.cfg (tests/test_requirements.py fails when they drift)
+requirements:
+	$(PYTHON) tools/requirements.py
 
 typecheck: venv
 	$(BIN)/python tests/fakes/mypy_tree.py
