@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Tuple
 
 import cv2
 import numpy as np
 
 from segnet.errors import DataError
 
-RGB = tuple[int, int, int]
+RGB = Tuple[int, int, int]
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
