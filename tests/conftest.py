@@ -8,6 +8,15 @@ from pathlib import Path
 
 import pytest
 
+# The real-hardware tier's JSON report (--gpu-report PATH, `make test-gpu`): tests/gpu_tier.py, docs/gpu-tests.md.
+from gpu_tier import (  # noqa: F401  (pytest finds hooks by name in conftest)
+    pytest_addoption,
+    pytest_collectreport,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 CAMVID = ROOT.parent / "shared" / "data" / "camvid"
 
