@@ -97,21 +97,25 @@ class ColorDecoder:
         return f"color|{self.palette}|{self.ignore_colors}|{self.ignore_index}|{self.tolerance}"
 
     def __call__(self, path: str | Path) -> np.ndarray:
-        rgb = read_rgb(path)
-        colors, inverse, counts = np.unique(pack(rgb).ravel(), return_inverse=True, return_counts=True)
+        packed = pack(read_rgb(path))
         keys, labels, table_rgb = self._table()
-        at = np.minimum(np.searchsorted(keys, colors), keys.size - 1)
-        found = keys[at] == colors
-        mapped = np.where(found, labels[at], -1)
-        if self.tolerance and not found.all():
-            distance = chebyshev(unpack(colors[~found]), table_rgb.astype(np.int64))
+        at = np.minimum(np.searchsorted(keys, packed), keys.size - 1)  # a lookup per pixel, no sort of the image
+        found = keys[at] == packed
+        out = labels[at]
+        if found.all():
+            return out
+        colors, inverse, counts = np.unique(packed[~found], return_inverse=True, return_counts=True)
+        mapped = np.full(colors.size, -1, dtype=np.int64)
+        if self.tolerance:
+            distance = chebyshev(unpack(colors), table_rgb.astype(np.int64))
             nearest = distance.argmin(axis=1)
             close = distance[np.arange(nearest.size), nearest] <= self.tolerance
-            mapped[np.flatnonzero(~found)[close]] = labels[nearest[close]]
+            mapped[close] = labels[nearest[close]]
         unknown = np.flatnonzero(mapped < 0)
         if unknown.size:
             raise DataError(self._unknown_message(path, colors[unknown], counts[unknown]))
-        return mapped[inverse].reshape(rgb.shape[:2])
+        out[~found] = mapped[inverse.ravel()]
+        return out
 
     def _unknown_message(self, path: str | Path, colors: np.ndarray, counts: np.ndarray) -> str:
         order = np.argsort(-counts, kind="stable")
