@@ -299,3 +299,11 @@ def test_camvid_colour_onehot_form(camvid_root, tmp_path):
         ds = open_dataset(root, "val")
         for i in range(2):
             assert np.array_equal(ds[i][1], ref.load_mask(i)), form
+
+
+def test_the_mask_decode_benchmark_runs(camvid_root, capsys):
+    from segnet.benchmarks import mask_decode
+
+    assert mask_decode.main(["--data", str(camvid_root), "--images", "3"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms per" not in line]
+    assert len(rows) == 4 and all(float(row.rsplit("|", 2)[1]) > 0 for row in rows)
