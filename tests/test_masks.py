@@ -98,6 +98,7 @@ def test_an_unknown_colour_names_the_file_the_colour_and_its_pixels(index_root, 
                                         r"add it .* or map near colours with --mask-tolerance N"):
         open_dataset(root, "train")[1]
     # through the CLI: one line, no traceback (median class weights read every training mask first)
+    pytest.importorskip("torch", reason="segnet train needs torch")
     assert main(["train", "--data", str(root), "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("segnet train: error: ") and "(250, 2, 1) on 8 pixel(s)" in err[-1]
