@@ -16,6 +16,15 @@ from segnet.errors import DataError
 RGB = Tuple[int, int, int]
 
 
+def as_rgb(color: Sequence[int]) -> RGB:
+    return int(color[0]), int(color[1]), int(color[2])
+
+
+def color_name(color: RGB) -> str:
+    """The name a discovered colour gets until the user renames it: rgb_R_G_B."""
+    return "rgb_{}_{}_{}".format(*color)
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """HxWx3 RGB uint8 of a mask file (gray files become gray colours, palette PNGs their colours)."""
     data = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -61,8 +70,8 @@ class ColorDecoder:
 
     def __init__(self, palette: Sequence[Sequence[int]], ignore_colors: Sequence[Sequence[int]] = (),
                  ignore_index: int | None = 255, tolerance: int = 0, source: Path | None = None) -> None:
-        self.palette = [tuple(int(v) for v in c) for c in palette]
-        self.ignore_colors = [tuple(int(v) for v in c) for c in ignore_colors]
+        self.palette: list[RGB] = [as_rgb(c) for c in palette]
+        self.ignore_colors: list[RGB] = [as_rgb(c) for c in ignore_colors]
         self.ignore_index = ignore_index
         self.tolerance = int(tolerance)
         self.source = source
@@ -72,7 +81,7 @@ class ColorDecoder:
                 if c in seen:
                     raise DataError(f"{self._where()}: colour {c} is listed twice ({seen[c]} and {what} {i}); "
                                     "each colour must name one class")
-                seen[c] = f"{what} {i}"  # type: ignore[index]
+                seen[c] = f"{what} {i}"
         if self.ignore_colors and ignore_index is None:
             raise DataError(f"{self._where()}: \"ignore_colors\" needs an \"ignore_index\" (it is null)")
         closest = closest_pair(self.palette + self.ignore_colors)
@@ -136,14 +145,14 @@ def discover_colors(paths: Iterable[Path]) -> list[tuple[RGB, int]]:
             totals[c] = totals.get(c, 0) + n
     keys = sorted(totals)
     rgb = unpack(np.asarray(keys, dtype=np.uint32)) if keys else np.zeros((0, 3), np.int64)
-    return [(tuple(int(v) for v in c), totals[k]) for c, k in zip(rgb, keys)]  # type: ignore[misc]
+    return [(as_rgb(c), totals[k]) for c, k in zip(rgb, keys)]
 
 
 def discovered_document(found: Sequence[tuple[RGB, int]], masks_folder: str) -> dict[str, object]:
     """The classes.json written for discovered colours: one class per colour, named after it for the
     user to rename (or move to "ignore_colors")."""
     return {
-        "names": [f"rgb_{r}_{g}_{b}" for (r, g, b), _ in found],
+        "names": [color_name(c) for c, _ in found],
         "palette": [list(c) for c, _ in found],
         "ignore_index": 255,
         "ignore_colors": [],

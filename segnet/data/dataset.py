@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from segnet.data.imageio import read_image, read_mask
+from segnet.data.mask_options import MaskDecoder
 from segnet.errors import DataError
 
 
@@ -35,7 +36,7 @@ class SegDataset:
                  in_channels: int = 3, lut: np.ndarray | None = None, name: str = "folder",
                  root: Path | None = None, split: str = "", class_weights: Sequence[float] | None = None,
                  transform: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-                 decoder: Callable[[Path], np.ndarray] | None = None) -> None:
+                 decoder: MaskDecoder | None = None) -> None:
         if len(image_paths) != len(mask_paths):
             raise ValueError("image_paths and mask_paths differ in length")
         self.image_paths: list[Path] = [Path(p) for p in image_paths]
@@ -91,7 +92,7 @@ class SegDataset:
         if 0 <= value < self.lut.size:
             self.lut[value] = value
         if self.decoder is not None:
-            self.decoder.ignore_index = value  # type: ignore[attr-defined]
+            self.decoder.ignore_index = value
 
     def _invalid(self, path: Path, values: np.ndarray) -> np.ndarray:
         bad = np.unique(values)

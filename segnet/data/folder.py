@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from segnet import atomic
-from segnet.data.color_masks import ColorDecoder, discover_colors, discovered_document, is_color_image
+from segnet.data.color_masks import (
+    ColorDecoder,
+    color_name,
+    discover_colors,
+    discovered_document,
+    is_color_image,
+)
 from segnet.data.dataset import SegDataset, label_lut
 from segnet.data.imageio import (
     IMAGE_EXTENSIONS,
@@ -21,7 +27,7 @@ from segnet.data.imageio import (
     read_mask,
 )
 from segnet.data.mask_cache import CachedDecoder, announce
-from segnet.data.mask_options import MASK_FORMATS, MaskOptions
+from segnet.data.mask_options import MASK_FORMATS, MaskDecoder, MaskOptions
 from segnet.data.onehot_masks import OneHotDecoder, count_channels, is_onehot_file
 from segnet.errors import DataError
 from segnet.spec import default_palette
@@ -152,7 +158,7 @@ def open_folder(root: Path, split: str, masks: MaskOptions | None = None) -> Seg
         return SegDataset(images, mask_files, class_names=meta["names"], palette=meta["palette"],
                           num_classes=num_classes, ignore_index=ignore, in_channels=channels, lut=lut,
                           name="folder", root=root, split=split)
-    decoder: Callable[[Path], np.ndarray]
+    decoder: MaskDecoder
     if kind == "color":
         if meta is None:
             meta = _discovered_classes(root, split, extensions)
@@ -204,8 +210,7 @@ def _discovered_classes(root: Path, split: str, extensions: Sequence[str]) -> di
                         "--mask-tolerance N for damaged masks")
     document = discovered_document(found, f"{source}/masks")
     text = json.dumps(document, indent=2) + "\n"
-    lines = [f"  {name:<18} {tuple(rgb)}  {pixels} px" for name, rgb, pixels in
-             zip(document["names"], document["palette"], document["source"]["pixels"])]  # type: ignore[call-overload, index]
+    lines = [f"  {color_name(rgb):<18} {rgb}  {pixels} px" for rgb, pixels in found]
     target = root / "classes.json"
     try:
         atomic.write_text(target, text)

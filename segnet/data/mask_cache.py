@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from segnet import atomic
+from segnet.data.mask_options import MaskDecoder
 
 _ANNOUNCED: set[str] = set()
 
@@ -36,28 +36,31 @@ def announce(message: str) -> None:
 
 
 class CachedDecoder:
-    """Wraps a mask decoder (path -> HxW int64 labels, with `cache_key()`) with the disk cache at `folder`."""
+    """Wraps a mask decoder with the disk cache at `folder` (itself a MaskDecoder)."""
 
-    def __init__(self, decoder: Callable[[Path], np.ndarray], folder: Path) -> None:
+    def __init__(self, decoder: MaskDecoder, folder: Path) -> None:
         self.decoder = decoder
         self.folder = Path(folder)
         self.writable = True
 
     @property
     def kind(self) -> str:
-        return str(self.decoder.kind)  # type: ignore[attr-defined]
+        return self.decoder.kind
 
     @property
     def ignore_index(self) -> int | None:
-        return self.decoder.ignore_index  # type: ignore[attr-defined, no-any-return]
+        return self.decoder.ignore_index
 
     @ignore_index.setter
     def ignore_index(self, value: int | None) -> None:
-        self.decoder.ignore_index = value  # type: ignore[attr-defined]
+        self.decoder.ignore_index = value
+
+    def cache_key(self) -> str:
+        return self.decoder.cache_key()
 
     def entry(self, path: Path) -> tuple[Path, str]:
         """(entry file, its key prefix) of one mask."""
-        key = hashlib.sha1(f"{Path(path).resolve()}|{self.decoder.cache_key()}".encode()).hexdigest()[:24]  # type: ignore[attr-defined]
+        key = hashlib.sha1(f"{Path(path).resolve()}|{self.cache_key()}".encode()).hexdigest()[:24]
         return self.folder / key[:2] / f"{key}-{file_stamp(Path(path))}.npy", key
 
     def __call__(self, path: str | Path) -> np.ndarray:

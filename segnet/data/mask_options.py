@@ -10,6 +10,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from segnet.errors import SegnetError
 
@@ -17,6 +20,18 @@ MASK_FORMATS = ("auto", "index", "color", "onehot")
 OVERLAP_CHOICES = ("ignore", "first", "error")  # a pixel set in two or more channels of a one-hot mask
 EMPTY_CHOICES = ("ignore", "error")  # a pixel set in no channel
 CACHE_ENV = "SEGNET_CACHE"
+
+
+class MaskDecoder(Protocol):
+    """What turns one mask file (or per-class folder) into HxW int64 labels: ColorDecoder, OneHotDecoder, or
+    either wrapped in the cache. `cache_key()` names everything the result depends on besides the file."""
+
+    kind: str
+    ignore_index: int | None
+
+    def cache_key(self) -> str: ...
+
+    def __call__(self, path: Path) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
