@@ -7,7 +7,7 @@ DATA ?=
 # PyTorch for training/export; the CPU build on this kind of machine. Override with TORCH=torch.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-slow test-jetson-python lint typecheck clean train-camvid
+.PHONY: venv demo test test-slow test-gpu test-jetson-python lint typecheck requirements clean train-camvid
 
 $(BIN)/segnet: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +37,24 @@ test: venv
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 
+# The real-hardware tier (docs/gpu-tests.md): cuda-python helpers, TensorRT engines vs ONNX Runtime, AMP training
+# and resume, on an NVIDIA GPU; one skip line without one. At most 10 minutes; needs no network. GPU_PYTHON: an
+# interpreter with the project installed, a CUDA build of PyTorch and cuda-python (TensorRT optional).
+GPU_PYTHON ?= $(BIN)/python
+GPU_REPORT ?= gpu-report.json
+test-gpu:
+	timeout 600 $(GPU_PYTHON) -m pytest -q -m gpu tests/test_gpu.py --gpu-report $(GPU_REPORT)
+
 # the torch-free runtime tests under another interpreter, e.g. PY=python3.8 (JetPack 5) or python3.10 (JetPack 6)
 test-jetson-python:
 	tests/jetson_python.sh $(PY)
 
 lint: venv
-	$(BIN)/ruff check segnet export runtime benchmarks tests
+	$(BIN)/ruff check segnet export runtime benchmarks tests tools
+
+# requirements.txt / requirements-jetson.txt from setup.cfg (tests/test_requirements.py fails when they drift)
+requirements:
+	$(PYTHON) tools/requirements.py
 
 typecheck: venv
 	$(BIN)/python tests/fakes/mypy_tree.py

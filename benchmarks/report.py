@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,8 @@ def _json_default(value: Any) -> Any:
 def write_chart(run: BenchRun, path: Path, title: str = "segnet bench") -> Path:
     """Latency (p50, with p90 whiskers) against mIoU per format; horizontal latency bars without mIoU."""
     matplotlib = require("matplotlib", "benchmark charts")
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:  # headless default; a notebook keeps its inline backend
+        matplotlib.use("Agg")
     plt = require("matplotlib.pyplot", "benchmark charts")
     measured = [r for r in run.results if r.ok and r.stats.count]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)

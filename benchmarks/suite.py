@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segnet.artifacts import artifact_path, model_format
 from segnet.artifacts import stem as artifact_stem
@@ -24,6 +24,9 @@ from segnet.benchmarks.harness import (
 )
 from segnet.errors import MissingDependencyError, SegnetError
 from segnet.lazy import require
+
+if TYPE_CHECKING:
+    from segnet.data.mask_options import MaskOptions
 
 # each format but pytorch is the segnet.artifacts kind of that name, which names its file (model.int8.onnx,
 # model.int8-trt.onnx, ...; the engine is built FP16 into model.engine); all of them share the sidecar model.json
@@ -53,6 +56,7 @@ class BenchRequest:
     peak_time: float = 1.0  # seconds for the GEMM peak probe; 0 skips it
     command: str | None = None  # the command line, recorded in results.json
     checkpoint: Path | None = None  # the checkpoint an .onnx came from: enables the pytorch row
+    masks: MaskOptions | None = None  # how colour / one-hot masks of --data and --calib are converted
 
     def __post_init__(self) -> None:
         self.model = Path(self.model)
@@ -207,7 +211,8 @@ def _quantize(request: BenchRequest, fmt: str, base_onnx: Path, target: Path, lo
     log(f"quantizing {base_onnx.name} -> {target} (INT8, {flavour} flavour, {request.calib_images} "
         f"calibration images from {calib})")
     quantize = _export_module("quantize", "INT8 quantization")
-    return Path(quantize.quantize_int8(base_onnx, target, calib, request.calib_images, target=flavour, log=log))
+    return Path(quantize.quantize_int8(base_onnx, target, calib, request.calib_images, target=flavour, log=log,
+                                       masks=request.masks))
 
 
 def _build_engine(request: BenchRequest, base_onnx: Path, target: Path, log: Callable[[str], None]) -> Path:
@@ -309,7 +314,7 @@ def _scorer(request: BenchRequest, log: Callable[[str], None]) -> Callable[[Runn
     from segnet.evaluate import confusion_matrix
 
     assert request.data is not None
-    dataset = open_dataset(request.data, request.split, request.data_format)
+    dataset = open_dataset(request.data, request.split, request.data_format, request.masks)
     count = len(dataset) if request.max_images is None else min(len(dataset), request.max_images)
 
     def score(runner: Runner) -> float:
@@ -326,7 +331,7 @@ def _scorer(request: BenchRequest, log: Callable[[str], None]) -> Callable[[Runn
 
 
 def int8_versus_fp32(fp32_onnx: Path, int8_onnx: Path, data: Path, images: int, threads: int = 1,
-                     log: Callable[[str], None] | None = None) -> str:
+                     log: Callable[[str], None] | None = None, masks: MaskOptions | None = None) -> str:
     """One line: FP32 vs INT8 mIoU on `data`'s val split (first `images` images) and p50 latency, both under
     ONNX Runtime on this CPU, timed in one alternating run (what `segnet export --int8` prints)."""
     import tempfile
@@ -338,14 +343,14 @@ def int8_versus_fp32(fp32_onnx: Path, int8_onnx: Path, data: Path, images: int, 
     sibling = _sibling(fp32_onnx.parent, artifact_stem(fp32_onnx), fmt, lambda _: None) if fmt else None
     if sibling is None or sibling.resolve() != int8_onnx.resolve():
         raise SegnetError(f"{int8_onnx}: not an INT8 variant of {fp32_onnx.name} made by segnet export")
-    dataset = open_dataset(data, "val")  # no labelled val split, or other classes: say so before timing
+    dataset = open_dataset(data, "val", masks=masks)  # no labelled val split, or other classes: say so first
     spec = read_sidecar(fp32_onnx)[0]  # type: ignore[index]
     if dataset.num_classes != spec.num_classes:
         raise SegnetError(f"{data} has {dataset.num_classes} classes, the model {spec.num_classes}")
     count = min(images, len(dataset))
     with tempfile.TemporaryDirectory(prefix="segnet-int8-check-") as tmp:
         request = BenchRequest(model=fp32_onnx, formats=("onnx", fmt), out_dir=Path(tmp), threads=threads,
-                               data=data, max_images=count, peak_time=0,
+                               data=data, max_images=count, peak_time=0, masks=masks,
                                timing=TimingSettings(warmup=3, iterations=20, min_time=1.0))
         run = run_bench(request, log or (lambda _: None))["run"]
     fp32, int8 = run.by_name("onnx"), run.by_name(fmt)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Tuple
+from typing import TYPE_CHECKING, Tuple
 
 import cv2
 import numpy as np
@@ -19,6 +19,9 @@ import numpy as np
 from segnet import preprocess
 from segnet.errors import DataError
 from segnet.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from segnet.data.mask_options import MaskOptions
 
 Size = Tuple[int, int]
 
@@ -47,10 +50,11 @@ def random_images(count: int, size: Size, channels: int, seed: int = 0) -> list[
 
 
 def dataset_images(root: str | Path, size: Size, spec: ModelSpec, count: int,
-                   split: str | None = None) -> list[np.ndarray]:
+                   split: str | None = None, masks: MaskOptions | None = None) -> list[np.ndarray]:
     """Up to `count` images of a dataset, or of a plain folder of images (calibration needs no labels),
     evenly spread over it, resized like the runtime resizes (INTER_AREA when shrinking, else INTER_LINEAR),
-    as BGR (or grayscale) uint8 H x W x C."""
+    as BGR (or grayscale) uint8 H x W x C. `masks`: how the dataset's colour / one-hot masks are read
+    (opening a colour-mask dataset without classes.json discovers its palette)."""
     from segnet.data import open_dataset
     from segnet.data.imageio import IMAGE_EXTENSIONS, read_image
 
@@ -58,7 +62,7 @@ def dataset_images(root: str | Path, size: Size, spec: ModelSpec, count: int,
     if files:  # a folder of images, not a dataset layout
         picks = np.linspace(0, len(files) - 1, num=min(count, len(files))).round().astype(int)
         return [to_model_image(read_image(files[i], spec.in_channels), size, spec.in_channels) for i in picks]
-    dataset = open_split(root, split, open_dataset)
+    dataset = open_split(root, split, lambda r, s: open_dataset(r, s, masks=masks))
     if len(dataset) == 0:
         raise DataError(f"{root}: the dataset has no images")
     picks = np.linspace(0, len(dataset) - 1, num=min(count, len(dataset))).round().astype(int)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from segnet.export.onnx_export import (
 )
 from segnet.lazy import require
 from segnet.spec import Artifact, ModelSpec
+
+if TYPE_CHECKING:
+    from segnet.data.mask_options import MaskOptions
 
 FLAVOURS = {"tensorrt": "tensorrt", "cpu": "cpu", "onnxruntime": "cpu"}
 METHODS = ("minmax", "percentile", "entropy")
@@ -168,7 +171,7 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
                   num_images: int = DEFAULT_IMAGES, target: str = "tensorrt", method: str = DEFAULT_METHOD,
                   exclude: str | Sequence[str] = "auto", split: str | None = None,
                   log: Callable[[str], None] | None = None, switch_inputs: str | None = None,
-                  shared_qdq: bool = False) -> Path:
+                  shared_qdq: bool = False, masks: MaskOptions | None = None) -> Path:
     """Write the INT8 (Q/DQ) variant of the segnet ONNX export `onnx_in` (default MODEL.int8.onnx) and its
     sidecar entry. `exclude`: "auto" (first conv + classifier stay FP32), "none", or node names.
     `switch_inputs`: "fp32" or "int8" (default per flavour: SWITCH_INPUTS). `shared_qdq=True` leaves
@@ -191,7 +194,7 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path | None, calib_dir: s
     spec, artifact = read_metadata(source, str(onnx_in))
     if artifact.precision != "fp32":
         raise SegnetError(f"{onnx_in}: quantize the FP32 export, not a {artifact.precision} variant")
-    images = inputs.dataset_images(calib_dir, spec.input_size, spec, num_images, split)
+    images = inputs.dataset_images(calib_dir, spec.input_size, spec, num_images, split, masks)
     excluded = _excluded(source, exclude)
     model = _quantize(source, spec, artifact, images, flavour, method, excluded)
     rewired = [] if shared_qdq else fp32_switch_inputs(model, through_pooling=switch_inputs == "fp32")

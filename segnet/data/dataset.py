@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from segnet.data.imageio import read_image, read_mask
+from segnet.data.mask_options import MaskDecoder
 from segnet.errors import DataError
 
 
@@ -34,7 +35,8 @@ class SegDataset:
                  palette: Sequence[Sequence[int]], num_classes: int, ignore_index: int | None = 255,
                  in_channels: int = 3, lut: np.ndarray | None = None, name: str = "folder",
                  root: Path | None = None, split: str = "", class_weights: Sequence[float] | None = None,
-                 transform: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+                 transform: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                 decoder: MaskDecoder | None = None) -> None:
         if len(image_paths) != len(mask_paths):
             raise ValueError("image_paths and mask_paths differ in length")
         self.image_paths: list[Path] = [Path(p) for p in image_paths]
@@ -51,6 +53,8 @@ class SegDataset:
         self.split = split
         self.class_weights = list(class_weights) if class_weights is not None else None
         self.transform = transform
+        # colour / one-hot masks: path -> labels (segnet.data.color_masks, onehot_masks); None: `lut` of raw values
+        self.decoder = decoder
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -71,6 +75,8 @@ class SegDataset:
     def load_mask(self, index: int) -> np.ndarray:
         """The HxW int64 labels of item `index` (no image read), validated against the class range."""
         path = self.mask_paths[index]
+        if self.decoder is not None:
+            return self.decoder(path)
         raw = read_mask(path)
         if int(raw.max(initial=0)) >= self.lut.size:
             return self._invalid(path, raw[raw >= self.lut.size])
@@ -79,6 +85,14 @@ class SegDataset:
         if invalid.any():
             return self._invalid(path, raw[invalid])
         return mask
+
+    def set_ignore_index(self, value: int) -> None:
+        """Use `value` as the ignore index (a raw mask value of `value` then means "ignore")."""
+        self.ignore_index = value
+        if 0 <= value < self.lut.size:
+            self.lut[value] = value
+        if self.decoder is not None:
+            self.decoder.ignore_index = value
 
     def _invalid(self, path: Path, values: np.ndarray) -> np.ndarray:
         bad = np.unique(values)

@@ -8,6 +8,7 @@ from pathlib import Path
 from segnet.data.camvid import is_camvid_layout, open_camvid
 from segnet.data.dataset import SegDataset
 from segnet.data.folder import is_folder_layout, open_folder
+from segnet.data.mask_options import MaskOptions
 from segnet.data.voc import find_voc_root, open_voc
 from segnet.errors import DataError, SegnetError
 
@@ -36,8 +37,9 @@ def detect_format(root: str | Path) -> str:
     raise SegnetError(f"{root}: unrecognised dataset layout. Accepted layouts are {accepted}")
 
 
-def open_dataset(root: str | Path, split: str, fmt: str = "auto") -> SegDataset:
-    """The `split` of the dataset at `root`, in format `fmt` (auto|folder|camvid|voc)."""
+def open_dataset(root: str | Path, split: str, fmt: str = "auto", masks: MaskOptions | None = None) -> SegDataset:
+    """The `split` of the dataset at `root`, in format `fmt` (auto|folder|camvid|voc); `masks` says how
+    colour and one-hot masks of the folder layout are converted (tolerance, overlaps, cache)."""
     if fmt not in FORMATS:
         raise SegnetError(f"unknown dataset format {fmt!r}; choose one of {', '.join(FORMATS)}")
     root = Path(root).expanduser()
@@ -45,4 +47,6 @@ def open_dataset(root: str | Path, split: str, fmt: str = "auto") -> SegDataset:
         fmt = detect_format(root)
     elif not root.is_dir():
         raise DataError(f"{root}: dataset folder not found")
+    if fmt == "folder":  # CamVid and VOC have one known mask form (class indices)
+        return open_folder(root, split, masks)
     return _OPENERS[fmt](root, split)

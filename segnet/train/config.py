@@ -13,13 +13,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from segnet.data.mask_options import MaskOptions
 from segnet.errors import SegnetError
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("poly", "cosine", "step", "none")
 DEFAULT_LR = {"adamw": 0.003, "sgd": 0.01}
 # Options a resumed run may change without breaking the schedule it continues.
-RESUMABLE_OVERRIDES = ("epochs", "workers", "device", "out")
+RESUMABLE_OVERRIDES = ("epochs", "workers", "device", "out", "mask_cache")
 
 
 @dataclass
@@ -55,6 +56,11 @@ class TrainConfig:
     synthetic_count: int = 200
     val_groups: str | None = None  # comma-separated groups held out of train+val as the val set
     group_by: str = "prefix"  # how a file's group is read: prefix (name up to '_') or folder
+    # colour / one-hot mask conversion (segnet.data.mask_options.MaskOptions, docs/masks.md)
+    mask_tolerance: int = 0
+    mask_overlap: str = "ignore"
+    mask_empty: str = "ignore"
+    mask_cache: str = "auto"
 
     def __post_init__(self) -> None:
         self.imgsz = (int(self.imgsz[0]), int(self.imgsz[1]))
@@ -83,6 +89,12 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise SegnetError(message)
+        self.masks()  # validates the mask options
+
+    def masks(self) -> MaskOptions:
+        """How colour and one-hot masks are converted."""
+        return MaskOptions(tolerance=self.mask_tolerance, overlap=self.mask_overlap, empty=self.mask_empty,
+                           cache=self.mask_cache)
 
     def groups(self) -> list[str]:
         """The --val-groups names."""

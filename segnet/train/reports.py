@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ def write_history(out: Path, history: Sequence[dict[str, Any]], class_names: Seq
 
 def _pyplot() -> Any:
     matplotlib = require("matplotlib", "training plots")
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:  # headless default; a notebook keeps its inline backend
+        matplotlib.use("Agg")
     return require("matplotlib.pyplot", "training plots")
 
 

@@ -88,16 +88,15 @@ class Trainer:
                 if self.ctx.is_main:
                     self.generate_synthetic(root)
                 distributed.barrier(self.ctx)
-        train_set, val_set = open_dataset(root, "train", fmt), open_dataset(root, "val", fmt)
+        masks = cfg.masks()
+        train_set, val_set = open_dataset(root, "train", fmt, masks), open_dataset(root, "val", fmt, masks)
         for name, dataset in (("train", train_set), ("val", val_set)):
             if len(dataset) == 0:
                 raise DataError(f"{root}: the {name} split is empty; training needs images in train and val")
             if cfg.in_channels is not None:
                 dataset.in_channels = cfg.in_channels
             if cfg.ignore_index is not None:
-                dataset.ignore_index = cfg.ignore_index
-                if 0 <= cfg.ignore_index < dataset.lut.size:
-                    dataset.lut[cfg.ignore_index] = cfg.ignore_index
+                dataset.set_ignore_index(cfg.ignore_index)
         if train_set.num_classes != val_set.num_classes:
             raise DataError(f"{root}: train has {train_set.num_classes} classes but val {val_set.num_classes}")
         train_set, val_set = self.honest_split(train_set, val_set)

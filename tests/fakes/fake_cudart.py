@@ -185,13 +185,39 @@ class FakeCudart:
             return (err,)
         if self._live(stream, "stream") is None:
             return (self.cudaError_t.cudaErrorInvalidResourceHandle,)
-        to_device = kind == self.cudaMemcpyKind.cudaMemcpyHostToDevice
-        if not to_device and kind != self.cudaMemcpyKind.cudaMemcpyDeviceToHost:
+        kinds = self.cudaMemcpyKind
+        directions = {kinds.cudaMemcpyHostToDevice: (False, True), kinds.cudaMemcpyDeviceToHost: (True, False),
+                      kinds.cudaMemcpyDeviceToDevice: (True, True)}
+        if kind == kinds.cudaMemcpyDefault:  # unified addressing: any two live allocations
+            for address in (int(src), int(dst)):
+                self.region(address, count, device=not self._is_host(address))
+        elif kind in directions:
+            from_device, to_device = directions[kind]
+            self.region(int(src), count, device=from_device)
+            self.region(int(dst), count, device=to_device)
+        else:
             return (self.cudaError_t.cudaErrorInvalidMemcpyDirection,)
-        self.region(int(src), count, device=not to_device)
-        self.region(int(dst), count, device=to_device)
         self.run_or_capture(int(stream), lambda: ctypes.memmove(int(dst), int(src), int(count)))
         return (Success,)
+
+    def _is_host(self, address: int) -> bool:
+        return any(base <= address < base + a.nbytes and a.kind == "pinned" for base, a in self.allocations.items())
+
+    def cudaMemsetAsync(self, ptr: int, value: int, count: int, stream: Any) -> Any:
+        err = self._api("cudaMemsetAsync", (ptr, value, count, stream))
+        if err:
+            return (err,)
+        if self._live(stream, "stream") is None:
+            return (self.cudaError_t.cudaErrorInvalidResourceHandle,)
+        self.region(int(ptr), count, device=True)
+        self.run_or_capture(int(stream), lambda: ctypes.memset(int(ptr), int(value), int(count)))
+        return (Success,)
+
+    def cudaDeviceSynchronize(self) -> Any:
+        return (self._api("cudaDeviceSynchronize", ()) or Success,)
+
+    def cudaGetLastError(self) -> Any:
+        return (self._api("cudaGetLastError", ()) or Success,)
 
     def cudaStreamCreate(self) -> Any:
         err = self._api("cudaStreamCreate", ())

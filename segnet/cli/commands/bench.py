@@ -31,6 +31,8 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from segnet.cli.mask_args import add_mask_arguments
+
     parser.add_argument("model", help="training checkpoint (.pt), exported .onnx, or TensorRT .engine")
     parser.add_argument("--checkpoint", help="with an .onnx MODEL: the checkpoint it came from (adds the "
                                              "pytorch row)")
@@ -55,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peak-time", type=float, default=1.0,
                         help="seconds for the GEMM peak probe, 0 to skip it (default: 1)")
     parser.add_argument("--out", default="runs/bench", help="output folder (default: %(default)s)")
+    add_mask_arguments(parser.add_argument_group("masks of --data / --calib (colour / one-hot, docs/masks.md)"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     from segnet.benchmarks.harness import TimingSettings
     from segnet.benchmarks.suite import BenchRequest, parse_formats, run_bench
+    from segnet.cli.mask_args import mask_options
     from segnet.errors import SegnetError
 
     try:
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         data_format=args.data_format, max_images=args.max_images,
         calib=Path(args.calib) if args.calib else None, calib_images=args.calib_images, timing=timing,
         peak_time=args.peak_time, command=_command_line(),
-        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None, masks=mask_options(args),
     )
     outcome = run_bench(request)
     print(outcome["markdown"])

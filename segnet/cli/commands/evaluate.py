@@ -26,6 +26,8 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from segnet.cli.mask_args import add_mask_arguments
+
     parser.add_argument("model", help="checkpoint (.pt) or exported model (.onnx, .engine)")
     parser.add_argument("--data", required=True, help="dataset root")
     options.add_data_format(parser)
@@ -37,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"),
                         help="exported models: ONNX Runtime, or TensorRT natively for .engine files (default: auto)")
     options.add_json(parser, "the metrics")
+    add_mask_arguments(parser.add_argument_group("masks (colour / one-hot, docs/masks.md)"))
 
 
 def torch_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -67,6 +70,7 @@ def runtime_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from segnet.artifacts import model_format
+    from segnet.cli.mask_args import mask_options
     from segnet.data import open_dataset
     from segnet.errors import SegnetError
     from segnet.evaluate import evaluate_predictor, summary
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if exported and args.imgsz:
         raise SegnetError("--imgsz applies to checkpoints only: an exported model has a fixed input size")
     predict, spec = runtime_predictor(args) if exported else torch_predictor(args)
-    dataset = open_dataset(args.data, args.split, args.data_format)
+    dataset = open_dataset(args.data, args.split, args.data_format, mask_options(args))
     if dataset.num_classes != spec.num_classes:
         raise SegnetError(f"{args.data}: the {args.split} split has {dataset.num_classes} classes but {path} "
                           f"was trained for {spec.num_classes}")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segnet.cli import options
 from segnet.cli.argtypes import non_negative_int, positive_int
 from segnet.cli.build_args import add_build_arguments, build_options
+from segnet.cli.mask_args import add_mask_arguments
 from segnet.errors import SegnetError
 from segnet.spec import FramePath
+
+if TYPE_CHECKING:
+    from segnet.data.mask_options import MaskOptions
 
 NAME = "export"
 HELP = "export a checkpoint to ONNX that TensorRT parses (verified against PyTorch), INT8/FP16 variants, engines"
@@ -88,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="then report FP32 vs INT8 mIoU on the first N images of the --calib dataset's val "
                             "split and their speed under ONNX Runtime on this CPU (default 50; 0 skips; "
                             "--format onnx only)")
+    add_mask_arguments(quant)  # the --calib dataset's masks, read by the --eval-images report
     quant.add_argument("--switch-inputs", choices=("fp32", "int8"), default=None,
                        help="values the max-pool switches decide on: fp32 (exact; default for --target tensorrt) "
                             "or int8 (ONNX Runtime's faster QLinearConv, rounding may move switches; default "
@@ -179,6 +185,7 @@ def frame_path(args: argparse.Namespace) -> FramePath | None:
 
 def _int8(args: argparse.Namespace, onnx_path: Path, target: str) -> Path:
     """Quantize the exported model; returns the INT8 ONNX path."""
+    from segnet.cli.mask_args import mask_options
     from segnet.export import onnx_export, quantize
 
     options = {"exclude": "none" if args.quantize_all else "auto"}
@@ -188,20 +195,22 @@ def _int8(args: argparse.Namespace, onnx_path: Path, target: str) -> Path:
         options["num_images"] = args.calib_images
     if args.switch_inputs:
         options["switch_inputs"] = args.switch_inputs
+    masks = mask_options(args)
     out = quantize.quantize_int8(onnx_path, onnx_export.variant_path(onnx_path, "int8"), args.calib,
-                                 target="tensorrt" if target == "tensorrt" else "cpu", log=print, **options)
+                                 target="tensorrt" if target == "tensorrt" else "cpu", log=print, masks=masks,
+                                 **options)
     print(f"wrote {out}")
     if args.eval_images > 0 and args.format == "onnx":  # an engine is checked by `--verify` on the device
-        _int8_report(onnx_path, out, args.calib, args.eval_images)
+        _int8_report(onnx_path, out, args.calib, args.eval_images, masks)
     return out
 
 
-def _int8_report(fp32: Path, int8: Path, data: Path, images: int) -> None:
+def _int8_report(fp32: Path, int8: Path, data: Path, images: int, masks: MaskOptions) -> None:
     """Print FP32 vs INT8 mIoU and speed; a dataset without a labelled val split only skips the report."""
     from segnet.benchmarks.suite import int8_versus_fp32
 
     try:
-        print(int8_versus_fp32(fp32, int8, data, images))
+        print(int8_versus_fp32(fp32, int8, data, images, masks=masks))
     except SegnetError as exc:
         print(f"INT8 vs FP32 not measured: {exc}")
 

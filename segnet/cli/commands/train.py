@@ -26,6 +26,7 @@ FORMATS = ("auto", "folder", "camvid", "voc", "synthetic")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from segnet.cli.mask_args import add_mask_arguments
     from segnet.train.config import OPTIMIZERS, SCHEDULES
 
     d = _defaults()
@@ -53,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--workers", type=int, help=f"data loading processes (default: {d.workers})")
     data.add_argument("--synthetic-count", type=int,
                       help=f"training images to generate for synthetic data (default: {d.synthetic_count})")
+    add_mask_arguments(data)
     model = parser.add_argument_group("model")
     model.add_argument("--model", help=f"preset: segnet_vgg16, segnet_basic, segnet_lite (default: {d.model})")
     model.add_argument("--width", type=float, help=f"channel width multiplier (default: {d.width})")
