@@ -1,18 +1,21 @@
 """`segnet rewrite-unpool`: make any ONNX model with max-unpooling parse in TensorRT (8.6, 10.x, 11.x).
 
 Three rewrites, done with ONNX-GraphSurgeon (never by editing protobuf by hand):
-1. MaxPool(2x2, stride 2, no padding) whose Indices feed only 2x2/stride-2 MaxUnpool nodes -> the index-free
-   "switch" form of docs/design.md: four strided Slices of the pool input, Max, first-in-scan-order Equal switches
-   (And/Not/Or), Cast, Mul, Concat, DepthToSpace(DCR), zero Pad for odd sizes. Bit-exact with the original.
-2. The same for the pattern `torch.onnx.export(..., dynamo=True)` emits for max_unpool2d: MaxPool Indices ->
-   Sub/Add/Reshape/Unsqueeze index arithmetic -> ScatterND into a zero tensor -> Reshape.
-3. Any other MaxUnpool (indices from anywhere) -> ScatterElements on the flattened, zero-initialised output.
-A MaxPool whose Indices feed anything else cannot be rewritten: SegnetError naming the node.
+1. The fast path. MaxPool(2x2, stride 2, no padding) whose Indices feed only 2x2/stride-2 MaxUnpool nodes of
+   the pool's own input size -> the index-free "switch" form of docs/design.md: four strided Slices of the pool
+   input, Max, first-in-scan-order Equal switches (And/Not/Or), Cast, Mul, Concat, DepthToSpace(DCR), zero Pad
+   for odd sizes. Bit-exact with the original. The same for the pattern `torch.onnx.export(..., dynamo=True)`
+   emits for max_unpool2d: MaxPool Indices -> Sub/Add/Reshape/Unsqueeze index arithmetic -> ScatterND into a
+   zero tensor -> Reshape.
+2. The general path. Any other 2-D MaxPool whose Indices are used (any kernel, strides, pads, dilations,
+   ceil_mode, storage_order, any consumer): its Indices are computed exactly from Slice/Equal/Where
+   (segnet.export.pool_indices), so the consumers stay as they are.
+3. Any MaxUnpool left (indices from anywhere) -> ScatterElements on the flattened, zero-initialised output.
+Refused with a SegnetError naming the node: pooling that is not 2-D, and pools whose input H or W is dynamic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,8 @@ import numpy as np
 
 from segnet import atomic
 from segnet.errors import SegnetError
+from segnet.export.io_ranks import declare_shapes, implied_ranks
+from segnet.export.pool_indices import IndicesBuilder
 from segnet.export.trt_lint import load_model
 from segnet.lazy import require
 
@@ -33,16 +38,19 @@ class RewriteSummary:
     """What was rewritten, by node name."""
 
     switch: list[str] = field(default_factory=list)  # "unpool <- pool" pairs turned into the switch form
+    indices: list[str] = field(default_factory=list)  # MaxPools whose Indices are now computed (general path)
     scatter: list[str] = field(default_factory=list)  # MaxUnpool nodes turned into ScatterElements
     nodes_before: int = 0
     nodes_after: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.switch or self.scatter)
+        return bool(self.switch or self.indices or self.scatter)
 
     def lines(self) -> list[str]:
-        out = [f"switch form: {item}" for item in self.switch] + [f"scatter form: {item}" for item in self.scatter]
+        out = ([f"switch form: {item}" for item in self.switch]
+               + [f"computed indices: {item} (exact Slice/Equal/Where form)" for item in self.indices]
+               + [f"scatter form: {item}" for item in self.scatter])
         if not out:
             out.append("nothing to rewrite: no MaxUnpool and no MaxPool Indices in use")
         out.append(f"nodes: {self.nodes_before} -> {self.nodes_after}")
@@ -72,8 +80,12 @@ def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummar
     opset = next((e.version for e in model.opset_import if e.domain in ("", "ai.onnx")), 0)
     uses_unpool = any(n.op_type in ("MaxUnpool", "MaxPool") for n in model.graph.node)
     if uses_unpool and opset < _MIN_OPSET:
-        raise SegnetError(f"{source}: opset {opset} is too old to rewrite; re-export with opset 11-17")
-    inferred = onnx.shape_inference.infer_shapes(model)
+        raise SegnetError(f"{source}: opset {opset} is too old to rewrite; re-export with opset 11-17, or convert it "
+                          "first: onnx.version_converter.convert_version(model, 17)")
+    declared = onnx.ModelProto()
+    declared.CopyFrom(model)
+    declare_shapes(list(declared.graph.input) + list(declared.graph.output), implied_ranks(declared.graph))
+    inferred = onnx.shape_inference.infer_shapes(declared)
     graph = gs.import_onnx(inferred)
     summary = RewriteSummary(nodes_before=len(graph.nodes))
     rewriter = _Rewriter(graph, source)
@@ -93,14 +105,12 @@ def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummar
     return out, summary
 
 
-class _Rewriter:
+class _Rewriter(IndicesBuilder):
     """Finds unpooling patterns in a GraphSurgeon graph and replaces them in place."""
 
     def __init__(self, graph: Any, source: str) -> None:
-        self.gs = require("onnx_graphsurgeon", "rewrite-unpool")
-        self.graph = graph
+        super().__init__(graph)
         self.source = source
-        self.counter = 0
         self.switch_cache: dict[tuple[str, str], list[Any]] = {}
 
     # --- driver ---------------------------------------------------------------------------------------
@@ -108,35 +118,37 @@ class _Rewriter:
         for pool in [n for n in self.graph.nodes if n.op == "MaxPool"]:
             if len(pool.outputs) < 2 or not self._used(pool.outputs[1]):
                 continue
-            uses = self._index_uses(pool)
-            if uses is None or not self._switchable(pool):
-                continue  # left alone; reported by drop_unused_indices if its Indices stay in use
-            for kind, node in uses:
-                target = self._unpool_target(pool, kind, node)
-                if target is None:
-                    break
-            else:
-                for kind, node in uses:
-                    value, out_tensor, size = self._unpool_target(pool, kind, node)  # type: ignore[misc]
+            targets = self._switch_targets(pool)
+            if targets is not None:
+                for kind, node, (value, out_tensor, size) in targets:
                     self._replace_with_switch(pool, value, out_tensor, size)
-                    label = node.name if kind == "MaxUnpool" else f"{node.name} (dynamo ScatterND)"
-                    summary.switch.append(f"{label} <- {pool.name}")
+                    label = _label(node) if kind == "MaxUnpool" else f"{_label(node)} ({kind})"
+                    summary.switch.append(f"{label} <- {_label(pool)}")
+                continue
+            self.replace_indices(pool, self.source)
+            summary.indices.append(_label(pool))
         for node in [n for n in self.graph.nodes if n.op == "MaxUnpool" and n.outputs]:
-            if self._pool_of(node.inputs[1]) is not None and self._switchable(self._pool_of(node.inputs[1])):
-                continue  # a 2x2 pool whose other uses blocked the switch form: reported below
             self._replace_with_scatter(node)
-            summary.scatter.append(node.name)
+            summary.scatter.append(_label(node))
+
+    def _switch_targets(self, pool: Any) -> list[tuple[str, Any, tuple[Any, Any, tuple[int, int]]]] | None:
+        """Every use of `pool`'s Indices with what the switch form must produce for it, if all of them are
+        the exact 2x2 unpooling of the pool's own input (the fast path); else None."""
+        uses = self._index_uses(pool)
+        if uses is None or not self._switchable(pool):
+            return None
+        targets = []
+        for kind, node in uses:
+            target = self._unpool_target(pool, kind, node)
+            if target is None:
+                return None
+            targets.append((kind, node, target))
+        return targets
 
     def drop_unused_indices(self) -> None:
-        """Remove dead Indices outputs; a MaxPool whose Indices are still used cannot run in TensorRT."""
+        """Remove dead Indices outputs (every used one was replaced by now)."""
         for pool in [n for n in self.graph.nodes if n.op == "MaxPool" and len(n.outputs) > 1]:
-            indices = pool.outputs[1]
-            if self._used(indices):
-                users = ", ".join(f"{c.name} [{c.op}]" for c in indices.outputs) or "a graph output"
-                why = ("it is not a 2x2/stride-2 pool without padding" if not self._switchable(pool)
-                       else "they do not feed only max-unpooling of the pool's own input size")
-                raise SegnetError(f"{self.source}: cannot rewrite MaxPool {pool.name}: its Indices feed {users} "
-                                  f"and {why}; TensorRT does not support MaxPool's Indices output")
+            assert not self._used(pool.outputs[1]), pool.name
             pool.outputs = pool.outputs[:1]
 
     # --- pattern matching -----------------------------------------------------------------------------
@@ -177,7 +189,7 @@ class _Rewriter:
                 if node.op == "MaxUnpool" and node.inputs[1] is tensor and node.inputs[0] is not tensor:
                     uses.append(("MaxUnpool", node))
                 elif node.op == "ScatterND" and node.inputs[1] is tensor:
-                    uses.append(("ScatterND", node))
+                    uses.append(("dynamo ScatterND", node))
                 elif node.op in _INDEX_OPS:
                     frontier.extend(node.outputs)
                 else:
@@ -225,22 +237,6 @@ class _Rewriter:
         return value, out, out_hw
 
     # --- graph building -------------------------------------------------------------------------------
-    def _name(self, stem: str) -> str:
-        self.counter += 1
-        return f"unpool_rw/{stem}_{self.counter}"
-
-    def _op(self, op: str, inputs: Sequence[Any], attrs: dict[str, Any] | None = None,
-            dtype: Any = None, out: Any = None) -> Any:
-        """Append one node and return its (single) output variable."""
-        name = self._name(op)
-        output = out if out is not None else self.gs.Variable(f"{name}:0", dtype=dtype)
-        self.graph.nodes.append(self.gs.Node(op, name=name, attrs=attrs or {}, inputs=list(inputs),
-                                             outputs=[output]))
-        return output
-
-    def _const(self, stem: str, values: Any) -> Any:
-        return self.gs.Constant(self._name(stem), np.asarray(values))
-
     def _switches(self, pool: Any) -> list[Any]:
         """Four boolean one-hot masks (one per window position, scan order) for a 2x2/stride-2 pool's input."""
         key = (pool.name, "bool")
@@ -323,6 +319,11 @@ class _Rewriter:
                           dtype=np.int64)
         return self._op("Add", [scaled, self._const("extra", np.array([0, 0] + extra, dtype=np.int64))],
                         dtype=np.int64)
+
+
+def _label(node: Any) -> str:
+    """A node's name, or its operator and first output for an unnamed node."""
+    return node.name or f"{node.op} -> {node.outputs[0].name if node.outputs else '?'}"
 
 
 def _text(value: Any) -> str:
