@@ -34,3 +34,15 @@ class GraphBuilder:
 
     def _const(self, stem: str, values: Any) -> Any:
         return self.gs.Constant(self._name(stem), np.asarray(values))
+
+
+def constant_value(tensor: Any) -> np.ndarray | None:
+    """The value of a GraphSurgeon Constant (or Constant node output), else None."""
+    values = getattr(tensor, "values", None)
+    if values is not None:
+        return np.asarray(values)
+    if len(tensor.inputs) == 1 and tensor.inputs[0].op == "Constant":
+        attr = tensor.inputs[0].attrs.get("value")
+        return None if attr is None else np.asarray(attr.values)
+    return None
+

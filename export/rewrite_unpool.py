@@ -4,9 +4,9 @@ Three rewrites, done with ONNX-GraphSurgeon (never by editing protobuf by hand):
 1. The fast path. MaxPool(2x2, stride 2, no padding) whose Indices feed only 2x2/stride-2 MaxUnpool nodes of
    the pool's own input size -> the index-free "switch" form of docs/design.md: four strided Slices of the pool
    input, Max, first-in-scan-order Equal switches (And/Not/Or), Cast, Mul, Concat, DepthToSpace(DCR), zero Pad
-   for odd sizes. Bit-exact with the original. The same for the pattern `torch.onnx.export(..., dynamo=True)`
-   emits for max_unpool2d: MaxPool Indices -> Sub/Add/Reshape/Unsqueeze index arithmetic -> ScatterND into a
-   zero tensor -> Reshape.
+   for odd sizes. Bit-exact with the original. The same for index arithmetic + ScatterND into zeros (the
+   pattern `torch.onnx.export(..., dynamo=True)` emits for max_unpool2d, tf2onnx's NHWC one for Keras
+   unpooling layers, others) once segnet.export.fold_probe has proved it on the subgraph to be that unpooling.
 2. The general path. Any other 2-D MaxPool whose Indices are used (any kernel, strides, pads, dilations,
    ceil_mode, storage_order, any consumer): its Indices are computed exactly from Slice/Equal/Where
    (segnet.export.pool_indices), so the consumers stay as they are.
@@ -23,13 +23,13 @@ import numpy as np
 
 from segnet import atomic
 from segnet.errors import SegnetError
+from segnet.export.fold_probe import proves_switch, scatter_uses
+from segnet.export.graph_builder import constant_value
 from segnet.export.io_ranks import declare_shapes, implied_ranks
 from segnet.export.pool_indices import IndicesBuilder
 from segnet.export.trt_lint import load_model
 from segnet.lazy import require
 
-# Index arithmetic between MaxPool's Indices and ScatterND in the dynamo export of max_unpool2d.
-_INDEX_OPS = {"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Add", "Sub", "Cast", "Slice", "Identity"}
 _MIN_OPSET = 11  # Slice with steps as inputs, DepthToSpace mode, Pad with a pads input, ScatterElements
 
 
@@ -108,8 +108,8 @@ def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummar
 class _Rewriter(IndicesBuilder):
     """Finds unpooling patterns in a GraphSurgeon graph and replaces them in place."""
 
-    def __init__(self, graph: Any, source: str) -> None:
-        super().__init__(graph)
+    def __init__(self, graph: Any, source: str, prefix: str = "unpool_rw") -> None:
+        super().__init__(graph, prefix)
         self.source = source
         self.switch_cache: dict[tuple[str, str], list[Any]] = {}
 
@@ -119,6 +119,8 @@ class _Rewriter(IndicesBuilder):
             if len(pool.outputs) < 2 or not self._used(pool.outputs[1]):
                 continue
             targets = self._switch_targets(pool)
+            if targets is None and self._switchable(pool):
+                targets = self._proved_targets(pool)
             if targets is not None:
                 for kind, node, (value, out_tensor, size) in targets:
                     self._replace_with_switch(pool, value, out_tensor, size)
@@ -136,7 +138,7 @@ class _Rewriter(IndicesBuilder):
         the exact 2x2 unpooling of the pool's own input (the fast path); else None."""
         uses = self._index_uses(pool)
         if uses is None or not self._switchable(pool):
-            return None
+            return None  # ScatterND uses are folded only once proved (_proved_targets): their arithmetic varies
         targets = []
         for kind, node in uses:
             target = self._unpool_target(pool, kind, node)
@@ -144,6 +146,15 @@ class _Rewriter(IndicesBuilder):
                 return None
             targets.append((kind, node, target))
         return targets
+
+    def _proved_targets(self, pool: Any) -> list[tuple[str, Any, tuple[Any, Any, tuple[int, int]]]] | None:
+        """Index arithmetic + ScatterND uses (tf2onnx's NHWC pattern and others) proved on the subgraph to be the
+        2x2 unpooling of the pool's own input (segnet.export.fold_probe); None if not."""
+        uses = scatter_uses(self, pool)
+        if uses is None or not proves_switch(_Rewriter, self.graph, pool, uses, self.source):
+            return None
+        size = (pool.inputs[0].shape[2], pool.inputs[0].shape[3])
+        return [("proved ScatterND fold", node, (value, out, size)) for node, value, out in uses]
 
     def drop_unused_indices(self) -> None:
         """Remove dead Indices outputs (every used one was replaced by now)."""
@@ -174,61 +185,33 @@ class _Rewriter(IndicesBuilder):
                 and shape is not None and len(shape) == 4 and all(isinstance(d, int) for d in shape[2:]))
 
     def _index_uses(self, pool: Any) -> list[tuple[str, Any]] | None:
-        """Every consumer the pool's Indices reach: ("MaxUnpool", node) or ("ScatterND", node); None if any
-        path ends elsewhere (the Indices are used for something this rewrite cannot reproduce)."""
-        uses: list[tuple[str, Any]] = []
-        frontier, seen = [pool.outputs[1]], set()
-        while frontier:
-            tensor = frontier.pop()
-            if id(tensor) in seen:
-                continue
-            seen.add(id(tensor))
-            if tensor in self.graph.outputs:
-                return None
-            for node in tensor.outputs:
-                if node.op == "MaxUnpool" and node.inputs[1] is tensor and node.inputs[0] is not tensor:
-                    uses.append(("MaxUnpool", node))
-                elif node.op == "ScatterND" and node.inputs[1] is tensor:
-                    uses.append(("dynamo ScatterND", node))
-                elif node.op in _INDEX_OPS:
-                    frontier.extend(node.outputs)
-                else:
-                    return None
-        unique = {id(n): (k, n) for k, n in uses}
-        return list(unique.values()) or None
+        """[("MaxUnpool", node)] if the pool's Indices feed only MaxUnpool nodes directly (as their indices);
+        None if anything else reads them: arithmetic on the way could make them mean something else."""
+        indices = pool.outputs[1]
+        if indices in self.graph.outputs or not indices.outputs:
+            return None
+        if not all(n.op == "MaxUnpool" and n.inputs[1] is indices and n.inputs[0] is not indices
+                   for n in indices.outputs):
+            return None
+        return [("MaxUnpool", n) for n in {id(n): n for n in indices.outputs}.values()]
 
     def _unpool_target(self, pool: Any, kind: str, node: Any) -> tuple[Any, Any, tuple[int, int]] | None:
-        """(value to unpool, output tensor to produce, output H x W) if this use is the exact 2x2 inverse of
-        the pool (output size = the pool input's size), else None."""
+        """(value to unpool, output tensor to produce, output H x W) if this MaxUnpool is the exact 2x2 inverse
+        of the pool (output size = the pool input's size), else None."""
         height, width = pool.inputs[0].shape[2:]
         pooled = (height // 2, width // 2)
-        if kind == "MaxUnpool":
-            attrs = node.attrs
-            if (list(attrs.get("kernel_shape", [])) != [2, 2] or list(attrs.get("strides", [1, 1])) != [2, 2]
-                    or any(attrs.get("pads", [0, 0, 0, 0]))):
-                return None
-            value, out = node.inputs[0], node.outputs[0]
-            if len(node.inputs) > 2 and node.inputs[2].name:
-                size = _constant(node.inputs[2])
-                if size is None or len(size) != 4:
-                    return None
-                out_hw = (int(size[2]), int(size[3]))
-            else:
-                out_hw = (2 * pooled[0], 2 * pooled[1])
-        else:
-            if _text(node.attrs.get("reduction", "none")) != "none" or not _is_zeros(node.inputs[0]):
-                return None
-            updates = node.inputs[2]
-            if len(updates.inputs) != 1 or updates.inputs[0].op != "Reshape":
-                return None
-            value = updates.inputs[0].inputs[0]
-            consumers = node.outputs[0].outputs
-            if len(consumers) != 1 or consumers[0].op != "Reshape" or node.outputs[0] in self.graph.outputs:
-                return None
-            size = _constant(consumers[0].inputs[1])
+        attrs = node.attrs
+        if (list(attrs.get("kernel_shape", [])) != [2, 2] or list(attrs.get("strides", [1, 1])) != [2, 2]
+                or any(attrs.get("pads", [0, 0, 0, 0]))):
+            return None
+        value, out = node.inputs[0], node.outputs[0]
+        if len(node.inputs) > 2 and node.inputs[2].name:
+            size = constant_value(node.inputs[2])
             if size is None or len(size) != 4:
                 return None
-            out, out_hw = consumers[0].outputs[0], (int(size[2]), int(size[3]))
+            out_hw = (int(size[2]), int(size[3]))
+        else:
+            out_hw = (2 * pooled[0], 2 * pooled[1])
         value_shape = value.shape
         if value_shape is None or len(value_shape) != 4 or tuple(value_shape[2:]) != pooled:
             return None
@@ -328,30 +311,3 @@ def _label(node: Any) -> str:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _constant(tensor: Any) -> np.ndarray | None:
-    """The value of a GraphSurgeon Constant (or Constant node output), else None."""
-    values = getattr(tensor, "values", None)
-    if values is not None:
-        return np.asarray(values)
-    if len(tensor.inputs) == 1 and tensor.inputs[0].op == "Constant":
-        attr = tensor.inputs[0].attrs.get("value")
-        return None if attr is None else np.asarray(attr.values)
-    return None
-
-
-def _is_zeros(tensor: Any) -> bool:
-    """True if `tensor` is all zeros: a constant, ConstantOfShape(0), or a Reshape/Expand of one."""
-    values = _constant(tensor)
-    if values is not None:
-        return not np.any(values)
-    if len(tensor.inputs) != 1:
-        return False
-    producer = tensor.inputs[0]
-    if producer.op == "ConstantOfShape":
-        fill = producer.attrs.get("value")
-        return fill is None or not np.any(np.asarray(fill.values))
-    if producer.op in ("Reshape", "Expand", "Identity"):
-        return _is_zeros(producer.inputs[0])
-    return False

@@ -68,7 +68,9 @@ def test_fixtures_are_there():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_tf2onnx_segnet_is_rewritten_exactly(tmp_path, name):
-    check_rewrite(FIXTURES / f"{name}.onnx", tmp_path / f"{name}.trt.onnx")
+    summary = check_rewrite(FIXTURES / f"{name}.onnx", tmp_path / f"{name}.trt.onnx")
+    assert len(summary.switch) == 2 and not summary.indices  # both unpoolings folded: the fast path
+    assert "ScatterND" not in {n.op_type for n in onnx.load(str(tmp_path / f"{name}.trt.onnx")).graph.node}
 
 
 def _tf_python() -> str | None:
