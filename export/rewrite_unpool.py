@@ -57,11 +57,12 @@ class RewriteSummary:
         return out
 
 
-def rewrite_unpool(in_path: Any, out_path: Any) -> RewriteSummary:
-    """Rewrite `in_path`'s max-unpooling into TensorRT-supported operators and save to `out_path` atomically."""
+def rewrite_unpool(in_path: Any, out_path: Any, fast: bool = True) -> RewriteSummary:
+    """Rewrite `in_path`'s max-unpooling into TensorRT-supported operators and save to `out_path` atomically.
+    `fast=False` skips the switch-form folds (every pool takes the general path; for comparisons)."""
     onnx = require("onnx", "rewrite-unpool")
     model = load_model(in_path)
-    new_model, summary = rewrite_model(model, source=str(in_path))
+    new_model, summary = rewrite_model(model, source=str(in_path), fast=fast)
     try:
         onnx.checker.check_model(new_model)
         new_model = onnx.shape_inference.infer_shapes(new_model, strict_mode=True)
@@ -73,8 +74,8 @@ def rewrite_unpool(in_path: Any, out_path: Any) -> RewriteSummary:
     return summary
 
 
-def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummary]:
-    """Return (rewritten ModelProto, summary); the input model is not modified."""
+def rewrite_model(model: Any, source: str = "model", fast: bool = True) -> tuple[Any, RewriteSummary]:
+    """Return (rewritten ModelProto, summary); the input model is not modified. `fast`: see rewrite_unpool."""
     onnx = require("onnx", "rewrite-unpool")
     gs = require("onnx_graphsurgeon", "rewrite-unpool")
     opset = next((e.version for e in model.opset_import if e.domain in ("", "ai.onnx")), 0)
@@ -89,7 +90,7 @@ def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummar
     graph = gs.import_onnx(inferred)
     summary = RewriteSummary(nodes_before=len(graph.nodes))
     rewriter = _Rewriter(graph, source)
-    rewriter.run(summary)
+    rewriter.run(summary, fast)
     graph.cleanup(remove_unused_graph_inputs=False).toposort()
     rewriter.drop_unused_indices()
     summary.nodes_after = len(graph.nodes)
@@ -114,24 +115,26 @@ class _Rewriter(IndicesBuilder):
         self.switch_cache: dict[tuple[str, str], list[Any]] = {}
 
     # --- driver ---------------------------------------------------------------------------------------
-    def run(self, summary: RewriteSummary) -> None:
-        for pool in [n for n in self.graph.nodes if n.op == "MaxPool"]:
-            if len(pool.outputs) < 2 or not self._used(pool.outputs[1]):
-                continue
-            targets = self._switch_targets(pool)
-            if targets is None and self._switchable(pool):
-                targets = self._proved_targets(pool)
-            if targets is not None:
-                for kind, node, (value, out_tensor, size) in targets:
+    def run(self, summary: RewriteSummary, fast: bool = True) -> None:
+        if fast:
+            for pool in self._pools_with_indices():
+                targets = self._switch_targets(pool)
+                if targets is None and self._switchable(pool):
+                    targets = self._proved_targets(pool)
+                for kind, node, (value, out_tensor, size) in targets or ():
                     self._replace_with_switch(pool, value, out_tensor, size)
                     label = _label(node) if kind == "MaxUnpool" else f"{_label(node)} ({kind})"
                     summary.switch.append(f"{label} <- {_label(pool)}")
-                continue
+            self.graph.cleanup(remove_unused_graph_inputs=False)  # what the folds left dead (e.g. dynamo's 1x1 pools)
+        for pool in self._pools_with_indices():
             self.replace_indices(pool, self.source)
             summary.indices.append(_label(pool))
         for node in [n for n in self.graph.nodes if n.op == "MaxUnpool" and n.outputs]:
             self._replace_with_scatter(node)
             summary.scatter.append(_label(node))
+
+    def _pools_with_indices(self) -> list[Any]:
+        return [n for n in self.graph.nodes if n.op == "MaxPool" and len(n.outputs) > 1 and self._used(n.outputs[1])]
 
     def _switch_targets(self, pool: Any) -> list[tuple[str, Any, tuple[Any, Any, tuple[int, int]]]] | None:
         """Every use of `pool`'s Indices with what the switch form must produce for it, if all of them are

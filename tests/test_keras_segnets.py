@@ -38,13 +38,13 @@ def _batches(model: onnx.ModelProto) -> list[int]:
     return [dim.dim_value] if dim.HasField("dim_value") else [1, 3]
 
 
-def check_rewrite(src: Path, out: Path):
-    """Rewrite `src`; the result equals the original under ONNX Runtime, has no MaxPool Indices and passes
+def check_rewrite(src: Path, out: Path, fast: bool = True):
+    """Rewrite `src` (`fast=False`: the general path only); the result equals the original under ONNX Runtime, has no MaxPool Indices and passes
     `segnet check` for TensorRT 8.6/10/11 (10/11 above opset 17). Returns the summary."""
     model = onnx.load(str(src))
     assert any(n.op_type == "MaxPool" and len(n.output) == 2 for n in model.graph.node)  # what tf2onnx emits
     assert any(n.op_type == "ScatterND" for n in model.graph.node)
-    summary = rewrite_unpool(src, out)
+    summary = rewrite_unpool(src, out, fast=fast)
     rewritten = onnx.load(str(out))
     assert all(n.op_type != "MaxPool" or len(n.output) == 1 for n in rewritten.graph.node)
     assert all(n.op_type != "MaxUnpool" for n in rewritten.graph.node)
@@ -71,6 +71,12 @@ def test_tf2onnx_segnet_is_rewritten_exactly(tmp_path, name):
     summary = check_rewrite(FIXTURES / f"{name}.onnx", tmp_path / f"{name}.trt.onnx")
     assert len(summary.switch) == 2 and not summary.indices  # both unpoolings folded: the fast path
     assert "ScatterND" not in {n.op_type for n in onnx.load(str(tmp_path / f"{name}.trt.onnx")).graph.node}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tf2onnx_segnet_general_path_is_exact_too(tmp_path, name):
+    summary = check_rewrite(FIXTURES / f"{name}.onnx", tmp_path / f"{name}.general.onnx", fast=False)
+    assert len(summary.indices) == 2 and not summary.switch  # the index arithmetic and ScatterND stay
 
 
 def _tf_python() -> str | None:
