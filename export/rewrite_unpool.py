@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from segnet import atomic
-from segnet.errors import SegnetError
+from segnet.errors import MissingDependencyError, SegnetError
 from segnet.export.fold_probe import proves_switch, scatter_uses
 from segnet.export.graph_builder import constant_value
 from segnet.export.io_ranks import declare_shapes, implied_ranks
@@ -40,6 +40,7 @@ class RewriteSummary:
     switch: list[str] = field(default_factory=list)  # "unpool <- pool" pairs turned into the switch form
     indices: list[str] = field(default_factory=list)  # MaxPools whose Indices are now computed (general path)
     scatter: list[str] = field(default_factory=list)  # MaxUnpool nodes turned into ScatterElements
+    notes: list[str] = field(default_factory=list)  # why a fold was not tried
     nodes_before: int = 0
     nodes_after: int = 0
 
@@ -50,7 +51,7 @@ class RewriteSummary:
     def lines(self) -> list[str]:
         out = ([f"switch form: {item}" for item in self.switch]
                + [f"computed indices: {item} (exact Slice/Equal/Where form)" for item in self.indices]
-               + [f"scatter form: {item}" for item in self.scatter])
+               + [f"scatter form: {item}" for item in self.scatter] + [f"note: {item}" for item in self.notes])
         if not out:
             out.append("nothing to rewrite: no MaxUnpool and no MaxPool Indices in use")
         out.append(f"nodes: {self.nodes_before} -> {self.nodes_after}")
@@ -120,7 +121,10 @@ class _Rewriter(IndicesBuilder):
             for pool in self._pools_with_indices():
                 targets = self._switch_targets(pool)
                 if targets is None and self._switchable(pool):
-                    targets = self._proved_targets(pool)
+                    try:
+                        targets = self._proved_targets(pool)
+                    except MissingDependencyError as exc:  # no ONNX Runtime to prove a fold: the general path
+                        summary.notes.append(f"{_label(pool)}: ScatterND fold not tried ({exc})")
                 for kind, node, (value, out_tensor, size) in targets or ():
                     self._replace_with_switch(pool, value, out_tensor, size)
                     label = _label(node) if kind == "MaxUnpool" else f"{_label(node)} ({kind})"

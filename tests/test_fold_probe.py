@@ -64,3 +64,22 @@ def test_scatter_that_is_not_the_unpooling_is_not_folded():
     assert summary.indices == ["pool"] and not summary.switch
     assert "ScatterND" in {n.op_type for n in rewritten.graph.node}
     _same(model, rewritten)
+
+
+def test_without_onnxruntime_the_fold_is_not_tried_and_the_general_path_is_taken(monkeypatch):
+    from segnet.errors import MissingDependencyError
+    from segnet.export import fold_probe
+
+    real = fold_probe.require
+
+    def no_onnxruntime(module, feature=""):
+        if module == "onnxruntime":
+            raise MissingDependencyError("onnxruntime is needed (proving a fold) but cannot be imported")
+        return real(module, feature)
+
+    monkeypatch.setattr(fold_probe, "require", no_onnxruntime)
+    model = _flat_scatter(None)
+    rewritten, summary = rewrite_model(model)
+    assert summary.indices == ["pool"] and not summary.switch
+    assert any("ScatterND fold not tried" in line for line in summary.lines())
+    _same(model, rewritten)
