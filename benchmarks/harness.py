@@ -82,6 +82,14 @@ class TimingSettings:
             raise ValueError(f"need warmup >= 0, iterations >= 1, min_time >= 0; got {self}")
 
 
+def add_timing_arguments(parser: Any, min_time: float, per: str) -> None:
+    """--threads (ONNX Runtime, default 1), --warmup, --iterations and --min-time (seconds per `per`)."""
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--min-time", type=float, default=min_time, help=f"seconds per {per} (default: {min_time:g})")
+
+
 @dataclass
 class FormatResult:
     """What was measured for one format. `status` is ok / skipped / failed with `reason`."""

@@ -23,8 +23,10 @@ class SegmenterRunner(Runner):
 
     def __init__(self, name: str, model_path: str | Path, backend: str = "auto", device: str = "cpu",
                  batch: int = 1, imgsz: tuple[int, int] | None = None, threads: int | None = None,
-                 seed: int = 0, **backend_options: Any) -> None:
+                 seed: int = 0, layout: str | None = None, input_range: str | None = None,
+                 **backend_options: Any) -> None:
         super().__init__(name, Path(model_path), batch)
+        self.layout, self.input_range = layout, input_range
         self.backend_name, self.device, self.threads = backend, device, threads
         self.imgsz, self.seed = imgsz, seed
         self.backend_options = backend_options
@@ -35,7 +37,8 @@ class SegmenterRunner(Runner):
         from segnet.runtime.segmenter import Segmenter
 
         self.segmenter = Segmenter(self.file, backend=self.backend_name, device=self.device,
-                                   input_size=self.imgsz, threads=self.threads, log=None, **self.backend_options)
+                                   input_size=self.imgsz, threads=self.threads, log=None, layout=self.layout,
+                                   input_range=self.input_range, **self.backend_options)
         io = self.segmenter.io
         self.batch = io.batch or self.batch
         rng = np.random.default_rng(self.seed)

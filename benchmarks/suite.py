@@ -57,6 +57,8 @@ class BenchRequest:
     command: str | None = None  # the command line, recorded in results.json
     checkpoint: Path | None = None  # the checkpoint an .onnx came from: enables the pytorch row
     masks: MaskOptions | None = None  # how colour / one-hot masks of --data and --calib are converted
+    layout: str | None = None  # NCHW / NHWC of a foreign model's float input and logits (default: from the graph)
+    input_range: str | None = None  # a foreign model's input range: 0-1, 0-255 or -1-1 (default: ImageNet mean/std)
 
     def __post_init__(self) -> None:
         self.model = Path(self.model)
@@ -122,7 +124,8 @@ def prepare_runners(request: BenchRequest, log: Callable[[str], None]) -> list[R
             continue
         backend = "tensorrt" if fmt == "engine" else "onnxruntime"
         runners.append(SegmenterRunner(fmt, path, backend=backend, device=request.device, batch=request.batch,
-                                       imgsz=request.imgsz, threads=request.threads))
+                                       imgsz=request.imgsz, threads=request.threads, layout=request.layout,
+                                       input_range=request.input_range))
     return runners
 
 

@@ -1,30 +1,35 @@
 """`segnet rewrite-unpool`: make any ONNX model with max-unpooling parse in TensorRT (8.6, 10.x, 11.x).
 
 Three rewrites, done with ONNX-GraphSurgeon (never by editing protobuf by hand):
-1. MaxPool(2x2, stride 2, no padding) whose Indices feed only 2x2/stride-2 MaxUnpool nodes -> the index-free
-   "switch" form of docs/design.md: four strided Slices of the pool input, Max, first-in-scan-order Equal switches
-   (And/Not/Or), Cast, Mul, Concat, DepthToSpace(DCR), zero Pad for odd sizes. Bit-exact with the original.
-2. The same for the pattern `torch.onnx.export(..., dynamo=True)` emits for max_unpool2d: MaxPool Indices ->
-   Sub/Add/Reshape/Unsqueeze index arithmetic -> ScatterND into a zero tensor -> Reshape.
-3. Any other MaxUnpool (indices from anywhere) -> ScatterElements on the flattened, zero-initialised output.
-A MaxPool whose Indices feed anything else cannot be rewritten: SegnetError naming the node.
+1. The fast path. MaxPool(2x2, stride 2, no padding) whose Indices feed only 2x2/stride-2 MaxUnpool nodes of
+   the pool's own input size -> the index-free "switch" form of docs/design.md: four strided Slices of the pool
+   input, Max, first-in-scan-order Equal switches (And/Not/Or), Cast, Mul, Concat, DepthToSpace(DCR), zero Pad
+   for odd sizes. Bit-exact with the original. The same for index arithmetic + ScatterND into zeros (the
+   pattern `torch.onnx.export(..., dynamo=True)` emits for max_unpool2d, tf2onnx's NHWC one for Keras
+   unpooling layers, others) once segnet.export.fold_probe has proved it on the subgraph to be that unpooling.
+2. The general path. Any other 2-D MaxPool whose Indices are used (any kernel, strides, pads, dilations,
+   ceil_mode, storage_order, any consumer): its Indices are computed exactly from Slice/Equal/Where
+   (segnet.export.pool_indices), so the consumers stay as they are.
+3. Any MaxUnpool left (indices from anywhere) -> ScatterElements on the flattened, zero-initialised output.
+Refused with a SegnetError naming the node: pooling that is not 2-D, and pools whose input H or W is dynamic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from segnet import atomic
-from segnet.errors import SegnetError
+from segnet.errors import MissingDependencyError, SegnetError
+from segnet.export.fold_probe import proves_switch, scatter_uses
+from segnet.export.graph_builder import constant_value
+from segnet.export.io_ranks import declare_shapes, implied_ranks
+from segnet.export.pool_indices import IndicesBuilder
 from segnet.export.trt_lint import load_model
 from segnet.lazy import require
 
-# Index arithmetic between MaxPool's Indices and ScatterND in the dynamo export of max_unpool2d.
-_INDEX_OPS = {"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Add", "Sub", "Cast", "Slice", "Identity"}
 _MIN_OPSET = 11  # Slice with steps as inputs, DepthToSpace mode, Pad with a pads input, ScatterElements
 
 
@@ -33,27 +38,32 @@ class RewriteSummary:
     """What was rewritten, by node name."""
 
     switch: list[str] = field(default_factory=list)  # "unpool <- pool" pairs turned into the switch form
+    indices: list[str] = field(default_factory=list)  # MaxPools whose Indices are now computed (general path)
     scatter: list[str] = field(default_factory=list)  # MaxUnpool nodes turned into ScatterElements
+    notes: list[str] = field(default_factory=list)  # why a fold was not tried
     nodes_before: int = 0
     nodes_after: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.switch or self.scatter)
+        return bool(self.switch or self.indices or self.scatter)
 
     def lines(self) -> list[str]:
-        out = [f"switch form: {item}" for item in self.switch] + [f"scatter form: {item}" for item in self.scatter]
+        out = ([f"switch form: {item}" for item in self.switch]
+               + [f"computed indices: {item} (exact Slice/Equal/Where form)" for item in self.indices]
+               + [f"scatter form: {item}" for item in self.scatter] + [f"note: {item}" for item in self.notes])
         if not out:
             out.append("nothing to rewrite: no MaxUnpool and no MaxPool Indices in use")
         out.append(f"nodes: {self.nodes_before} -> {self.nodes_after}")
         return out
 
 
-def rewrite_unpool(in_path: Any, out_path: Any) -> RewriteSummary:
-    """Rewrite `in_path`'s max-unpooling into TensorRT-supported operators and save to `out_path` atomically."""
+def rewrite_unpool(in_path: Any, out_path: Any, fast: bool = True) -> RewriteSummary:
+    """Rewrite `in_path`'s max-unpooling into TensorRT-supported operators and save to `out_path` atomically.
+    `fast=False` skips the switch-form folds (every pool takes the general path; for comparisons)."""
     onnx = require("onnx", "rewrite-unpool")
     model = load_model(in_path)
-    new_model, summary = rewrite_model(model, source=str(in_path))
+    new_model, summary = rewrite_model(model, source=str(in_path), fast=fast)
     try:
         onnx.checker.check_model(new_model)
         new_model = onnx.shape_inference.infer_shapes(new_model, strict_mode=True)
@@ -65,19 +75,23 @@ def rewrite_unpool(in_path: Any, out_path: Any) -> RewriteSummary:
     return summary
 
 
-def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummary]:
-    """Return (rewritten ModelProto, summary); the input model is not modified."""
+def rewrite_model(model: Any, source: str = "model", fast: bool = True) -> tuple[Any, RewriteSummary]:
+    """Return (rewritten ModelProto, summary); the input model is not modified. `fast`: see rewrite_unpool."""
     onnx = require("onnx", "rewrite-unpool")
     gs = require("onnx_graphsurgeon", "rewrite-unpool")
     opset = next((e.version for e in model.opset_import if e.domain in ("", "ai.onnx")), 0)
     uses_unpool = any(n.op_type in ("MaxUnpool", "MaxPool") for n in model.graph.node)
     if uses_unpool and opset < _MIN_OPSET:
-        raise SegnetError(f"{source}: opset {opset} is too old to rewrite; re-export with opset 11-17")
-    inferred = onnx.shape_inference.infer_shapes(model)
+        raise SegnetError(f"{source}: opset {opset} is too old to rewrite; re-export with opset 11-17, or convert it "
+                          "first: onnx.version_converter.convert_version(model, 17)")
+    declared = onnx.ModelProto()
+    declared.CopyFrom(model)
+    declare_shapes(list(declared.graph.input) + list(declared.graph.output), implied_ranks(declared.graph))
+    inferred = onnx.shape_inference.infer_shapes(declared)
     graph = gs.import_onnx(inferred)
     summary = RewriteSummary(nodes_before=len(graph.nodes))
     rewriter = _Rewriter(graph, source)
-    rewriter.run(summary)
+    rewriter.run(summary, fast)
     graph.cleanup(remove_unused_graph_inputs=False).toposort()
     rewriter.drop_unused_indices()
     summary.nodes_after = len(graph.nodes)
@@ -93,50 +107,66 @@ def rewrite_model(model: Any, source: str = "model") -> tuple[Any, RewriteSummar
     return out, summary
 
 
-class _Rewriter:
+class _Rewriter(IndicesBuilder):
     """Finds unpooling patterns in a GraphSurgeon graph and replaces them in place."""
 
-    def __init__(self, graph: Any, source: str) -> None:
-        self.gs = require("onnx_graphsurgeon", "rewrite-unpool")
-        self.graph = graph
+    def __init__(self, graph: Any, source: str, prefix: str = "unpool_rw") -> None:
+        super().__init__(graph, prefix)
         self.source = source
-        self.counter = 0
         self.switch_cache: dict[tuple[str, str], list[Any]] = {}
 
     # --- driver ---------------------------------------------------------------------------------------
-    def run(self, summary: RewriteSummary) -> None:
-        for pool in [n for n in self.graph.nodes if n.op == "MaxPool"]:
-            if len(pool.outputs) < 2 or not self._used(pool.outputs[1]):
-                continue
-            uses = self._index_uses(pool)
-            if uses is None or not self._switchable(pool):
-                continue  # left alone; reported by drop_unused_indices if its Indices stay in use
-            for kind, node in uses:
-                target = self._unpool_target(pool, kind, node)
-                if target is None:
-                    break
-            else:
-                for kind, node in uses:
-                    value, out_tensor, size = self._unpool_target(pool, kind, node)  # type: ignore[misc]
+    def run(self, summary: RewriteSummary, fast: bool = True) -> None:
+        if fast:
+            for pool in self._pools_with_indices():
+                targets = self._switch_targets(pool)
+                if targets is None and self._switchable(pool):
+                    try:
+                        targets = self._proved_targets(pool)
+                    except MissingDependencyError as exc:  # no ONNX Runtime to prove a fold: the general path
+                        summary.notes.append(f"{_label(pool)}: ScatterND fold not tried ({exc})")
+                for kind, node, (value, out_tensor, size) in targets or ():
                     self._replace_with_switch(pool, value, out_tensor, size)
-                    label = node.name if kind == "MaxUnpool" else f"{node.name} (dynamo ScatterND)"
-                    summary.switch.append(f"{label} <- {pool.name}")
+                    label = _label(node) if kind == "MaxUnpool" else f"{_label(node)} ({kind})"
+                    summary.switch.append(f"{label} <- {_label(pool)}")
+            self.graph.cleanup(remove_unused_graph_inputs=False)  # what the folds left dead (e.g. dynamo's 1x1 pools)
+        for pool in self._pools_with_indices():
+            self.replace_indices(pool, self.source)
+            summary.indices.append(_label(pool))
         for node in [n for n in self.graph.nodes if n.op == "MaxUnpool" and n.outputs]:
-            if self._pool_of(node.inputs[1]) is not None and self._switchable(self._pool_of(node.inputs[1])):
-                continue  # a 2x2 pool whose other uses blocked the switch form: reported below
             self._replace_with_scatter(node)
-            summary.scatter.append(node.name)
+            summary.scatter.append(_label(node))
+
+    def _pools_with_indices(self) -> list[Any]:
+        return [n for n in self.graph.nodes if n.op == "MaxPool" and len(n.outputs) > 1 and self._used(n.outputs[1])]
+
+    def _switch_targets(self, pool: Any) -> list[tuple[str, Any, tuple[Any, Any, tuple[int, int]]]] | None:
+        """Every use of `pool`'s Indices with what the switch form must produce for it, if all of them are
+        the exact 2x2 unpooling of the pool's own input (the fast path); else None."""
+        uses = self._index_uses(pool)
+        if uses is None or not self._switchable(pool):
+            return None  # ScatterND uses are folded only once proved (_proved_targets): their arithmetic varies
+        targets = []
+        for kind, node in uses:
+            target = self._unpool_target(pool, kind, node)
+            if target is None:
+                return None
+            targets.append((kind, node, target))
+        return targets
+
+    def _proved_targets(self, pool: Any) -> list[tuple[str, Any, tuple[Any, Any, tuple[int, int]]]] | None:
+        """Index arithmetic + ScatterND uses (tf2onnx's NHWC pattern and others) proved on the subgraph to be the
+        2x2 unpooling of the pool's own input (segnet.export.fold_probe); None if not."""
+        uses = scatter_uses(self, pool)
+        if uses is None or not proves_switch(_Rewriter, self.graph, pool, uses, self.source):
+            return None
+        size = (pool.inputs[0].shape[2], pool.inputs[0].shape[3])
+        return [("proved ScatterND fold", node, (value, out, size)) for node, value, out in uses]
 
     def drop_unused_indices(self) -> None:
-        """Remove dead Indices outputs; a MaxPool whose Indices are still used cannot run in TensorRT."""
+        """Remove dead Indices outputs (every used one was replaced by now)."""
         for pool in [n for n in self.graph.nodes if n.op == "MaxPool" and len(n.outputs) > 1]:
-            indices = pool.outputs[1]
-            if self._used(indices):
-                users = ", ".join(f"{c.name} [{c.op}]" for c in indices.outputs) or "a graph output"
-                why = ("it is not a 2x2/stride-2 pool without padding" if not self._switchable(pool)
-                       else "they do not feed only max-unpooling of the pool's own input size")
-                raise SegnetError(f"{self.source}: cannot rewrite MaxPool {pool.name}: its Indices feed {users} "
-                                  f"and {why}; TensorRT does not support MaxPool's Indices output")
+            assert not self._used(pool.outputs[1]), pool.name
             pool.outputs = pool.outputs[:1]
 
     # --- pattern matching -----------------------------------------------------------------------------
@@ -162,61 +192,33 @@ class _Rewriter:
                 and shape is not None and len(shape) == 4 and all(isinstance(d, int) for d in shape[2:]))
 
     def _index_uses(self, pool: Any) -> list[tuple[str, Any]] | None:
-        """Every consumer the pool's Indices reach: ("MaxUnpool", node) or ("ScatterND", node); None if any
-        path ends elsewhere (the Indices are used for something this rewrite cannot reproduce)."""
-        uses: list[tuple[str, Any]] = []
-        frontier, seen = [pool.outputs[1]], set()
-        while frontier:
-            tensor = frontier.pop()
-            if id(tensor) in seen:
-                continue
-            seen.add(id(tensor))
-            if tensor in self.graph.outputs:
-                return None
-            for node in tensor.outputs:
-                if node.op == "MaxUnpool" and node.inputs[1] is tensor and node.inputs[0] is not tensor:
-                    uses.append(("MaxUnpool", node))
-                elif node.op == "ScatterND" and node.inputs[1] is tensor:
-                    uses.append(("ScatterND", node))
-                elif node.op in _INDEX_OPS:
-                    frontier.extend(node.outputs)
-                else:
-                    return None
-        unique = {id(n): (k, n) for k, n in uses}
-        return list(unique.values()) or None
+        """[("MaxUnpool", node)] if the pool's Indices feed only MaxUnpool nodes directly (as their indices);
+        None if anything else reads them: arithmetic on the way could make them mean something else."""
+        indices = pool.outputs[1]
+        if indices in self.graph.outputs or not indices.outputs:
+            return None
+        if not all(n.op == "MaxUnpool" and n.inputs[1] is indices and n.inputs[0] is not indices
+                   for n in indices.outputs):
+            return None
+        return [("MaxUnpool", n) for n in {id(n): n for n in indices.outputs}.values()]
 
     def _unpool_target(self, pool: Any, kind: str, node: Any) -> tuple[Any, Any, tuple[int, int]] | None:
-        """(value to unpool, output tensor to produce, output H x W) if this use is the exact 2x2 inverse of
-        the pool (output size = the pool input's size), else None."""
+        """(value to unpool, output tensor to produce, output H x W) if this MaxUnpool is the exact 2x2 inverse
+        of the pool (output size = the pool input's size), else None."""
         height, width = pool.inputs[0].shape[2:]
         pooled = (height // 2, width // 2)
-        if kind == "MaxUnpool":
-            attrs = node.attrs
-            if (list(attrs.get("kernel_shape", [])) != [2, 2] or list(attrs.get("strides", [1, 1])) != [2, 2]
-                    or any(attrs.get("pads", [0, 0, 0, 0]))):
-                return None
-            value, out = node.inputs[0], node.outputs[0]
-            if len(node.inputs) > 2 and node.inputs[2].name:
-                size = _constant(node.inputs[2])
-                if size is None or len(size) != 4:
-                    return None
-                out_hw = (int(size[2]), int(size[3]))
-            else:
-                out_hw = (2 * pooled[0], 2 * pooled[1])
-        else:
-            if _text(node.attrs.get("reduction", "none")) != "none" or not _is_zeros(node.inputs[0]):
-                return None
-            updates = node.inputs[2]
-            if len(updates.inputs) != 1 or updates.inputs[0].op != "Reshape":
-                return None
-            value = updates.inputs[0].inputs[0]
-            consumers = node.outputs[0].outputs
-            if len(consumers) != 1 or consumers[0].op != "Reshape" or node.outputs[0] in self.graph.outputs:
-                return None
-            size = _constant(consumers[0].inputs[1])
+        attrs = node.attrs
+        if (list(attrs.get("kernel_shape", [])) != [2, 2] or list(attrs.get("strides", [1, 1])) != [2, 2]
+                or any(attrs.get("pads", [0, 0, 0, 0]))):
+            return None
+        value, out = node.inputs[0], node.outputs[0]
+        if len(node.inputs) > 2 and node.inputs[2].name:
+            size = constant_value(node.inputs[2])
             if size is None or len(size) != 4:
                 return None
-            out, out_hw = consumers[0].outputs[0], (int(size[2]), int(size[3]))
+            out_hw = (int(size[2]), int(size[3]))
+        else:
+            out_hw = (2 * pooled[0], 2 * pooled[1])
         value_shape = value.shape
         if value_shape is None or len(value_shape) != 4 or tuple(value_shape[2:]) != pooled:
             return None
@@ -225,22 +227,6 @@ class _Rewriter:
         return value, out, out_hw
 
     # --- graph building -------------------------------------------------------------------------------
-    def _name(self, stem: str) -> str:
-        self.counter += 1
-        return f"unpool_rw/{stem}_{self.counter}"
-
-    def _op(self, op: str, inputs: Sequence[Any], attrs: dict[str, Any] | None = None,
-            dtype: Any = None, out: Any = None) -> Any:
-        """Append one node and return its (single) output variable."""
-        name = self._name(op)
-        output = out if out is not None else self.gs.Variable(f"{name}:0", dtype=dtype)
-        self.graph.nodes.append(self.gs.Node(op, name=name, attrs=attrs or {}, inputs=list(inputs),
-                                             outputs=[output]))
-        return output
-
-    def _const(self, stem: str, values: Any) -> Any:
-        return self.gs.Constant(self._name(stem), np.asarray(values))
-
     def _switches(self, pool: Any) -> list[Any]:
         """Four boolean one-hot masks (one per window position, scan order) for a 2x2/stride-2 pool's input."""
         key = (pool.name, "bool")
@@ -325,32 +311,10 @@ class _Rewriter:
                         dtype=np.int64)
 
 
+def _label(node: Any) -> str:
+    """A node's name, or its operator and first output for an unnamed node."""
+    return node.name or f"{node.op} -> {node.outputs[0].name if node.outputs else '?'}"
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _constant(tensor: Any) -> np.ndarray | None:
-    """The value of a GraphSurgeon Constant (or Constant node output), else None."""
-    values = getattr(tensor, "values", None)
-    if values is not None:
-        return np.asarray(values)
-    if len(tensor.inputs) == 1 and tensor.inputs[0].op == "Constant":
-        attr = tensor.inputs[0].attrs.get("value")
-        return None if attr is None else np.asarray(attr.values)
-    return None
-
-
-def _is_zeros(tensor: Any) -> bool:
-    """True if `tensor` is all zeros: a constant, ConstantOfShape(0), or a Reshape/Expand of one."""
-    values = _constant(tensor)
-    if values is not None:
-        return not np.any(values)
-    if len(tensor.inputs) != 1:
-        return False
-    producer = tensor.inputs[0]
-    if producer.op == "ConstantOfShape":
-        fill = producer.attrs.get("value")
-        return fill is None or not np.any(np.asarray(fill.values))
-    if producer.op in ("Reshape", "Expand", "Identity"):
-        return _is_zeros(producer.inputs[0])
-    return False

@@ -18,6 +18,8 @@ from segnet.lazy import require
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 REWRITE_FIX = "run `segnet rewrite-unpool IN.onnx OUT.onnx` (index-free switch form / scatter)"
+_FORMS = {"switch": "folds it into the index-free switch form", "indices": "computes its Indices exactly from "
+          "Slice/Equal/Where", "scatter": "turns it into ScatterElements"}
 # Index arithmetic the dynamo exporter puts between MaxPool's Indices and ScatterND (max_unpool2d).
 _INDEX_OPS = {"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Add", "Sub", "Cast", "Slice", "Mul", "Div", "Concat",
               "Expand", "Identity"}
@@ -135,6 +137,21 @@ def check_onnx(path: Any, trt_versions: Sequence[str] = DEFAULT_VERSIONS, run_pa
 
         report.parser = parse_with_tensorrt(Path(path), report)
     return report
+
+
+def _dry_run_rewrite(model: Any, families: Sequence[TrtFamily]) -> tuple[Any, str, list[Issue]]:
+    """(summary, "", errors left in the rewritten model) or (None, why rewrite-unpool refuses, [])."""
+    try:
+        from segnet.export.rewrite_unpool import rewrite_model
+    except SegnetError as exc:  # onnx-graphsurgeon missing
+        return None, str(exc), []
+    try:
+        rewritten, summary = rewrite_model(model, source="")
+    except SegnetError as exc:
+        text = str(exc)
+        return None, text[2:] if text.startswith(": ") else text, []
+    remaining = [i for i in _Linter(rewritten, families).run() if i.severity == ERROR]
+    return summary, "", remaining
 
 
 class _Linter:
@@ -271,7 +288,7 @@ class _Linter:
                 self.add(WARNING, [fam.name], node, f"{op} is parsed from TensorRT {fam.late_ops[op]} on")
         missing = [f.name for f in self.families if op not in f.ops and op not in f.late_ops]
         if op == "MaxUnpool":
-            self.add(ERROR, missing, node, "MaxUnpool is not supported by TensorRT's ONNX parser", REWRITE_FIX)
+            self.add(ERROR, missing, node, "MaxUnpool is not supported by TensorRT's ONNX parser", self._rewrite_fix(node))
         elif missing:
             self.add(ERROR, missing, node, f"operator {op} is not supported by TensorRT's ONNX parser",
                      "replace it with supported operators (ONNX-GraphSurgeon) or provide a plugin")
@@ -302,12 +319,29 @@ class _Linter:
     def _const_array(self, name: str) -> Any:
         return self.onnx.numpy_helper.to_array(self.constants[name]) if name in self.constants else None
 
+    def _rewrite_fix(self, node: Any) -> str:
+        """What `segnet rewrite-unpool` will do for this node, found by dry-running it on the model; if it would
+        refuse, its reason (which says what to do instead), so that check never advises a fix that refuses."""
+        if not hasattr(self, "_plan"):
+            self._plan = _dry_run_rewrite(self.model, self.families)
+        summary, failure, remaining = self._plan
+        if summary is None:
+            return f"`segnet rewrite-unpool` cannot fix this model: {failure}"
+        label = node.name or f"{node.op_type} -> {node.output[0] if node.output else '?'}"
+        forms = [_FORMS[kind] for kind in ("switch", "indices", "scatter")
+                 if any(item == label or item.startswith(f"{label} ") or item.endswith(f"<- {label}")
+                        for item in getattr(summary, kind))]
+        fix = "run `segnet rewrite-unpool IN.onnx OUT.onnx`" + (f": it {' and '.join(forms)}" if forms else "")
+        if remaining:
+            fix += f"; the rewritten model still fails TensorRT {', '.join(remaining[0].versions)}: {remaining[0].message}"
+        return fix
+
     def _op_MaxPool(self, node: Any) -> None:
         if len(node.output) > 1 and node.output[1] and (node.output[1] in self.consumers
                                                          or node.output[1] in self.graph_outputs):
             users = ", ".join(f"{n.name} [{n.op_type}]" for n in self.consumers.get(node.output[1], []))
             self.add(ERROR, self.names, node, "MaxPool's Indices output is not supported by TensorRT"
-                     + (f" (used by {users})" if users else ""), REWRITE_FIX)
+                     + (f" (used by {users})" if users else ""), self._rewrite_fix(node))
         dilations = self._attr(node, "dilations") or []
         if any(d != 1 for d in dilations):
             self.add(ERROR, self.names, node, f"MaxPool dilations {list(dilations)} are not supported",
@@ -324,7 +358,7 @@ class _Linter:
         pool = self._pool_feeding(node.input[1]) if len(node.input) > 1 else None
         if pool is not None:
             self.add(WARNING, self.names, node, f"scatters with MaxPool {pool.name}'s indices (the dynamo export "
-                     "of max_unpool2d); it parses only once that MaxPool loses its Indices output", REWRITE_FIX)
+                     "of max_unpool2d); it parses only once that MaxPool loses its Indices output", self._rewrite_fix(pool))
 
     def _op_ScatterElements(self, node: Any) -> None:
         reduction = self._attr(node, "reduction", "none")

@@ -48,6 +48,13 @@ class ModelIO:
     frame: FramePath | None = None  # the frame path is in the graph: frames in, outputs at the frame's size
     alpha_name: str | None = None  # the per-class overlay weights input of a frame-path model
     output_names: list[str] = field(default_factory=list)
+    input_layout: str = "NCHW"  # of a float input (embedded-preprocessing models take NHWC uint8)
+    logits_layout: str = "NCHW"  # of the logits output: N x C x H x W, or N x H x W x C (tf2onnx, Keras)
+
+
+LAYOUTS = ("NCHW", "NHWC")
+# --input-range: what the network expects a pixel to become, as (mean, std) of `(pixel / 255 - mean) / std`
+INPUT_RANGES = {"0-1": (0.0, 1.0), "0-255": (0.0, 1.0 / 255.0), "-1-1": (0.5, 0.5)}
 
 
 def load_classes(option: ClassesOption) -> tuple[list[str], list[tuple[int, int, int]]]:
@@ -105,11 +112,48 @@ def _pick_outputs(outputs: list[TensorInfo]) -> tuple[str | None, str | None]:
     return labels, logits
 
 
+def range_normalization(option: str, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per channel that make `(pixel / 255 - mean) / std` span the range `option` names."""
+    if option not in INPUT_RANGES:
+        raise SegnetError(f"input range must be one of {', '.join(INPUT_RANGES)} (or give --mean/--std), "
+                          f"got {option!r}")
+    mean, std = INPUT_RANGES[option]
+    return (mean,) * channels, (std,) * channels
+
+
+def _layout(option: str | None) -> str | None:
+    if option is None:
+        return None
+    if option.upper() not in LAYOUTS:
+        raise SegnetError(f"layout must be NCHW or NHWC, got {option!r}")
+    return option.upper()
+
+
+def _input_layout(shape: tuple[int | None, ...]) -> str:
+    """NHWC when the last axis holds 1 or 3 channels and the second does not; else NCHW."""
+    return "NHWC" if shape[3] in (1, 3) and shape[1] not in (1, 3) else "NCHW"
+
+
+def _logits_layout(shape: tuple[int | None, ...], hw: tuple[int | None, ...], input_layout: str) -> str:
+    """NCHW when the last two axes are the input's H x W, NHWC when axes 1-2 are; else the input's layout."""
+    if None not in hw and tuple(shape[2:4]) == tuple(hw):
+        return "NCHW"
+    if None not in hw and tuple(shape[1:3]) == tuple(hw):
+        return "NHWC"
+    return input_layout
+
+
 def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | None = None,
             std: Sequence[float] | None = None, classes: ClassesOption = None,
-            color_order: str | None = None, input_size: tuple[int, int] | None = None) -> ModelIO:
-    """Work out the ModelIO of an activated backend's model; explicit options override the spec."""
+            color_order: str | None = None, input_size: tuple[int, int] | None = None,
+            layout: str | None = None, input_range: str | None = None) -> ModelIO:
+    """Work out the ModelIO of an activated backend's model; explicit options override the spec. `layout`
+    (NCHW/NHWC) overrides what the graph's shapes say for the float input and the logits; `input_range`
+    (0-1, 0-255, -1-1) sets mean/std for it."""
     inputs, outputs = backend.inputs, backend.outputs
+    forced_layout = _layout(layout)
+    if input_range is not None and (mean is not None or std is not None):
+        raise SegnetError(f"{model_path}: give either an input range or --mean/--std, not both")
     found = read_sidecar(model_path)
     spec, artifact = found if found else (None, None)
     meta_spec, meta_artifact = _spec_from_metadata(getattr(backend, "metadata", {}) or {})
@@ -126,17 +170,31 @@ def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | No
     notes: list[str] = []
     embedded = artifact.embedded_preprocess if artifact else (
         tensor.dtype == np.uint8 and tensor.shape[-1] in (1, 3))
-    hw = tensor.shape[1:3] if embedded else tensor.shape[2:4]
-    channels = tensor.shape[3] if embedded else tensor.shape[1]
+    foreign = spec is None
+    detected = _input_layout(tensor.shape) if foreign else "NCHW"  # the project's own float inputs are NCHW
+    in_layout = "NHWC" if embedded else (forced_layout or detected)
+    hw = tensor.shape[1:3] if in_layout == "NHWC" else tensor.shape[2:4]
+    channels = tensor.shape[3] if in_layout == "NHWC" else tensor.shape[1]
+    if input_range is not None:
+        if embedded:
+            raise SegnetError(f"{model_path}: preprocessing is embedded in the model; an input range does not apply")
+        mean, std = range_normalization(input_range, int(channels or 3))
     labels_name, logits_name = _pick_outputs(outputs)
+    logits_layout = "NCHW"
+    if logits_name is not None:
+        logits_shape = _static({o.name: o for o in outputs}[logits_name]).shape
+        logits_layout = forced_layout or (_logits_layout(logits_shape, tuple(input_size or hw), in_layout)
+                                          if foreign else "NCHW")
     if labels_name is None and logits_name is None:
         raise SegnetError(f"{model_path}: no usable output: need a class map (N x H x W integers, e.g. 'labels') "
                           "or per-class logits (N x C x H x W floats)")
     names, palette = load_classes(classes)
-    foreign = spec is None
     if foreign:
         spec = _foreign_spec(model_path, outputs, logits_name, channels, hw, input_size, names, palette,
-                             mean, std, color_order, notes)
+                             mean, std, color_order, notes, logits_layout)
+        if in_layout == "NHWC" or logits_layout == "NHWC":
+            notes.append(f"layout: input {in_layout}, logits {logits_layout} (read from the graph's shapes; "
+                         "--layout overrides)" if forced_layout is None else f"layout: {forced_layout} (--layout)")
     else:
         assert spec is not None
         if embedded and (mean is not None or std is not None):
@@ -150,7 +208,8 @@ def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | No
         size = spec.input_size
     return ModelIO(spec=spec, input_name=tensor.name, input_size=size, embedded_preprocess=bool(embedded),
                    input_dtype=tensor.dtype, batch=tensor.shape[0], labels_name=labels_name,
-                   logits_name=logits_name, foreign=foreign, notes=notes, output_names=[o.name for o in outputs])
+                   logits_name=logits_name, foreign=foreign, notes=notes, output_names=[o.name for o in outputs],
+                   input_layout=in_layout, logits_layout=logits_layout)
 
 
 def _frame_io(model_path: str | Path, spec: ModelSpec, frame: FramePath, inputs: list[TensorInfo],
@@ -195,16 +254,18 @@ def _override(spec: ModelSpec, names: list[str], palette: list[tuple[int, int, i
 def _foreign_spec(model_path: str | Path, outputs: list[TensorInfo], logits_name: str | None,
                   channels: int | None, hw: tuple[int | None, ...], input_size: tuple[int, int] | None,
                   names: list[str], palette: list[tuple[int, int, int]], mean: Sequence[float] | None,
-                  std: Sequence[float] | None, color_order: str | None, notes: list[str]) -> ModelSpec:
+                  std: Sequence[float] | None, color_order: str | None, notes: list[str],
+                  logits_layout: str = "NCHW") -> ModelSpec:
     """A spec for a model that carries none, from its tensors and the user's options, noting assumptions."""
     by_name = {o.name: _static(o) for o in outputs}
-    num_classes = by_name[logits_name].shape[1] if logits_name else None
+    num_classes = by_name[logits_name].shape[3 if logits_layout == "NHWC" else 1] if logits_name else None
     if num_classes is None:
         if not names:
             raise SegnetError(f"{model_path}: cannot tell the number of classes: pass --classes (names or a file)")
         num_classes = 1 if len(names) == 2 and logits_name else len(names)
     if channels not in (1, 3):
-        raise SegnetError(f"{model_path}: input has {channels} channels; the runtime feeds 1 or 3")
+        raise SegnetError(f"{model_path}: input has {channels} channels; the runtime feeds 1 or 3 (if the input "
+                          "is NHWC or NCHW the other way round, pass --layout)")
     height, width = input_size or hw[:2]
     if height is None or width is None:
         raise SegnetError(f"{model_path}: the input size is dynamic; pass --imgsz H W")
@@ -213,7 +274,8 @@ def _foreign_spec(model_path: str | Path, outputs: list[TensorInfo], logits_name
     notes.append(f"{Path(model_path).name} carries no segnet spec: treating it as a foreign model with "
                  f"input {height}x{width}, {num_classes} classes")
     if mean is None or std is None:
-        notes.append(f"no --mean/--std given: assuming ImageNet normalisation mean={IMAGENET_MEAN} std={IMAGENET_STD}")
+        notes.append(f"no --mean/--std or --input-range given: assuming ImageNet normalisation mean={IMAGENET_MEAN} "
+                     f"std={IMAGENET_STD}")
     if not color_order:
         notes.append("assuming the network expects RGB channel order (pass --color-order BGR otherwise)")
     if not names:

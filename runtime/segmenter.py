@@ -79,14 +79,16 @@ def _note(message: str) -> None:
 
 class Segmenter:
     """Opens `model_path` (.onnx or .engine) and segments frames. mean/std/classes/color_order/input_size
-    override the model's spec (and are what a foreign model needs); `notes` lists assumptions made, which
-    are passed once to `log` (stderr by default)."""
+    override the model's spec (and are what a foreign model needs); `layout` (NCHW/NHWC) overrides the float
+    input's and the logits' layout read from the graph, `input_range` ("0-1", "0-255", "-1-1") stands for
+    mean/std; `notes` lists assumptions made, which are passed once to `log` (stderr by default)."""
 
     def __init__(self, model_path: str | Path, backend: str = "auto", device: str = "cpu",
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                  classes: model_io.ClassesOption = None, color_order: str | None = None,
                  input_size: tuple[int, int] | None = None, filter_mode: str = "point",
                  threads: int | None = None, log: Callable[[str], None] | None = _note,
+                 layout: str | None = None, input_range: str | None = None,
                  **backend_options: Any) -> None:
         if filter_mode not in FILTER_MODES:
             raise SegnetError(f"filter_mode must be point or linear, got {filter_mode!r}")
@@ -99,7 +101,8 @@ class Segmenter:
         self.backend.activate()
         try:
             self.io = model_io.resolve(model_path, self.backend, mean=mean, std=std, classes=classes,
-                                       color_order=color_order, input_size=input_size)
+                                       color_order=color_order, input_size=input_size, layout=layout,
+                                       input_range=input_range)
         except BaseException:
             self.close()
             raise
@@ -209,10 +212,14 @@ class Segmenter:
             class_map = cv2.resize(class_map, (width, height), interpolation=cv2.INTER_NEAREST)
         return class_map
 
+    def _chw(self, logits: np.ndarray) -> np.ndarray:
+        """One frame's logits as C x H x W (a view of H x W x C logits from an NHWC model)."""
+        return logits.transpose(2, 0, 1) if self.io.logits_layout == "NHWC" else logits
+
     def _class_map(self, outputs: dict[str, np.ndarray], i: int, size: tuple[int, int]) -> np.ndarray:
         use_logits = self.io.logits_name and (self.filter_mode == "linear" or not self.io.labels_name)
         if use_logits:
-            return self._logits_to_map(outputs[self.io.logits_name][i], size)  # type: ignore[index]
+            return self._logits_to_map(self._chw(outputs[self.io.logits_name][i]), size)  # type: ignore[index]
         labels = outputs[self.io.labels_name][i]  # type: ignore[index]
         labels = labels.reshape(labels.shape[-2:]).astype(np.uint8, copy=False)
         return self._to_size(labels, size)
@@ -257,7 +264,7 @@ class Segmenter:
                               "re-export it with logits kept")
         outputs = self._run([frame_bgr])
         start = time.perf_counter()
-        logits = outputs[self.io.logits_name][0].astype(np.float32, copy=False)
+        logits = np.ascontiguousarray(self._chw(outputs[self.io.logits_name][0]), dtype=np.float32)
         if logits.shape[1:] != frame_bgr.shape[:2]:
             logits = self._resize_logits(logits, frame_bgr.shape[:2])
         self.last_timing["post"] = (time.perf_counter() - start) * 1000.0
@@ -318,7 +325,9 @@ class Segmenter:
         name = self.io.logits_name if use_logits else self.io.labels_name
         info = {o.name: o for o in self.backend.outputs}[name]  # type: ignore[index]
         if use_logits:
-            shape: tuple[int, ...] = (1, self.spec.num_classes, net_h, net_w)
+            classes = self.spec.num_classes
+            shape: tuple[int, ...] = ((1, net_h, net_w, classes) if self.io.logits_layout == "NHWC"
+                                      else (1, classes, net_h, net_w))
         else:
             shape = (1, net_h, net_w) if len(info.shape) == 3 else (1, 1, net_h, net_w)
         return {name: allocate(shape, info.dtype)}  # type: ignore[dict-item]
@@ -459,10 +468,12 @@ class Segmenter:
             batch = self._array("input", (1, height, width, channels), np.uint8)
             np.copyto(batch[0], frame)
             return batch
-        batch = self._array("input", (1, channels, height, width), np.float32)
+        nhwc = self.io.input_layout == "NHWC"
+        batch = self._array("input", (1, height, width, channels) if nhwc else (1, channels, height, width),
+                            np.float32)
         rgb = channels == 3 and self.spec.color_order == "RGB"
         for c in range(channels):
-            plane = batch[0, c]
+            plane = batch[0, ..., c] if nhwc else batch[0, c]
             np.multiply(frame[..., (2 - c) if rgb else c], self._scale[c], out=plane)
             np.add(plane, self._shift[c], out=plane)
         return batch
@@ -473,7 +484,7 @@ class Segmenter:
         name, values = next(iter(slot.outputs.items()))
         height, width = slot.labels.shape
         if name == self.io.logits_name:
-            logits = values[0]
+            logits = self._chw(values[0])
             if self.filter_mode == "linear" and (height > logits.shape[1] or width > logits.shape[2]):
                 self._argmax_into(self._resize_logits_into(logits, (height, width)), slot.labels, channel_axis=2)
                 return

@@ -17,13 +17,14 @@ pytest.importorskip("onnxruntime")
 
 import unpool_models as um
 
-from segnet.errors import SegnetError
 from segnet.export.rewrite_unpool import rewrite_unpool
 from segnet.export.trt_lint import check_onnx
 
 
 def assert_trt_clean(path) -> None:
-    report = check_onnx(path, run_parser=False)
+    """No error for TensorRT 8.6, 10 and 11 (10 and 11 only above opset 17, which 8.6 does not parse)."""
+    opset = onnx.load(str(path)).opset_import[0].version
+    report = check_onnx(path, ("8.6", "10", "11") if opset <= 17 else ("10", "11"), run_parser=False)
     errors = [i for i in report.issues if i.severity == "error"]
     assert report.ok and not errors, report.format()
     ops = {n.op_type for n in onnx.load(str(path)).graph.node}
@@ -121,25 +122,40 @@ def test_any_maxunpool_becomes_exact_scatter(tmp_path, x_shape, kernel, strides,
     assert_trt_clean(out)
 
 
-def test_pool_indices_used_elsewhere_is_refused(tmp_path):
+def _run_all(path, feeds):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def test_pool_indices_used_elsewhere_take_the_general_path(tmp_path):
+    """Indices that also feed something else: computed exactly (general path), MaxUnpool becomes a scatter."""
     model = um.onnx_segnet_maxunpool((1, 3, 8, 8), False, convs=False)
     model.graph.node.append(onnx.helper.make_node("Cast", ["indices"], ["indices_f"], name="leak", to=1))
     model.graph.output.append(onnx.helper.make_tensor_value_info("indices_f", onnx.TensorProto.FLOAT, [1, 3, 4, 4]))
-    src = um.save(model, tmp_path / "in.onnx")
-    with pytest.raises(SegnetError, match="pool1.*leak"):
-        rewrite_unpool(src, tmp_path / "out.onnx")
-    assert not (tmp_path / "out.onnx").exists()
+    src, out = um.save(model, tmp_path / "in.onnx"), tmp_path / "out.onnx"
+    summary = rewrite_unpool(src, out)
+    assert summary.indices == ["pool1"] and summary.scatter == ["unpool1"] and not summary.switch
+    for x in (um.tied_input((1, 3, 8, 8)), np.random.default_rng(5).standard_normal((1, 3, 8, 8)).astype(np.float32)):
+        before, after = _run_all(src, {"input": x}), _run_all(out, {"input": x})
+        assert all(np.array_equal(b, a) for b, a in zip(before, after))
+    assert_trt_clean(out)
 
 
-def test_3x3_pool_indices_are_refused_with_node_name(tmp_path):
-    model = um.onnx_segnet_maxunpool((1, 3, 8, 8), False, convs=False)
-    pool = next(n for n in model.graph.node if n.op_type == "MaxPool")
-    del pool.attribute[:]
-    pool.attribute.extend([onnx.helper.make_attribute("kernel_shape", [3, 3]),
-                           onnx.helper.make_attribute("strides", [2, 2])])
-    src = um.save(model, tmp_path / "in.onnx")
-    with pytest.raises(SegnetError, match="MaxPool pool1"):
-        rewrite_unpool(src, tmp_path / "out.onnx")
+def test_3x3_pool_with_unpool_takes_the_general_path(tmp_path):
+    """Overlapping 3x3/stride-2 windows: not the switch form, indices computed, unpool to the input size."""
+    model = um.onnx_segnet_maxunpool((1, 3, 8, 8), True, convs=False)
+    for node in model.graph.node:
+        if node.op_type in ("MaxPool", "MaxUnpool"):
+            del node.attribute[:]
+            node.attribute.extend([onnx.helper.make_attribute("kernel_shape", [3, 3]),
+                                   onnx.helper.make_attribute("strides", [2, 2])])
+    src, out = um.save(model, tmp_path / "in.onnx"), tmp_path / "out.onnx"
+    summary = rewrite_unpool(src, out)
+    assert summary.indices == ["pool1"] and summary.scatter == ["unpool1"]
+    for x in (um.tied_input((1, 3, 8, 8)), np.random.default_rng(5).standard_normal((1, 3, 8, 8)).astype(np.float32)):
+        assert np.array_equal(um.run_ort(src, {"input": x}), um.run_ort(out, {"input": x}))
+    assert_trt_clean(out)
 
 
 def test_model_without_unpooling_is_copied_unchanged(tmp_path):
@@ -215,3 +231,25 @@ def test_torchscript_export_maxunpool_if_torch_can(tmp_path):
     x = um.tied_input((1, 3, 32, 48), seed=7)
     assert np.array_equal(um.run_ort(src, {"input": x}), um.run_ort(out, {"input": x}))
     assert_trt_clean(out)
+
+
+@pytest.mark.parametrize("opset,dynamic_batch", [(17, False), (17, True), (18, True), (20, False)])
+def test_torch_overlapping_pools_take_the_general_path(tmp_path, opset, dynamic_batch):
+    """3x3 / stride-2 / padding-1 pooling with max_unpool2d (refused before): indices computed, ScatterND kept."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    module = um.segnet_overlapping()
+    src, out = tmp_path / "overlap.onnx", tmp_path / "overlap.trt.onnx"
+    um.export_dynamo(module, (2, 3, 15, 17), src, opset=opset, dynamic_batch=dynamic_batch)
+    summary = rewrite_unpool(src, out)
+    assert summary.indices and not summary.switch
+    for batch in ((1, 3) if dynamic_batch else (2,)):
+        for x in (um.tied_input((batch, 3, 15, 17), seed=batch),
+                  np.random.default_rng(batch).standard_normal((batch, 3, 15, 17)).astype(np.float32)):
+            before = um.run_ort(src, {"input": x})
+            after = um.run_ort(out, {"input": x})
+            assert np.abs(before - after).max() <= 1e-5
+            with torch.no_grad():
+                np.testing.assert_allclose(after, module(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-4)
+    assert_trt_clean(out)
+    assert onnx.load(str(out)).opset_import[0].version == opset

@@ -19,6 +19,13 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
     return path
 
 
+def save_unchecked(model: onnx.ModelProto, path: Path) -> Path:
+    """Save without onnx.checker (which wants a shape on every graph input and output)."""
+    model.ir_version = IR_VERSION
+    onnx.save(model, str(path))
+    return path
+
+
 def run_ort(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
     import onnxruntime as ort
 
@@ -66,6 +73,29 @@ def segnet_like(width: int = 8, classes: int = 5):
 
     torch.manual_seed(0)
     return SegNetLike().eval()
+
+
+def segnet_overlapping(width: int = 4, classes: int = 3):
+    """A SegNet whose pools overlap (3x3, stride 2, padding 1) and unpool with max_unpool2d to the input size."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class SegNetOverlapping(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Conv2d(3, width, 3, padding=1)
+            self.mid = nn.Conv2d(width, width, 3, padding=1)
+            self.dec = nn.Conv2d(width, classes, 3, padding=1)
+
+        def forward(self, x):
+            e = F.relu(self.enc(x))
+            p, i = F.max_pool2d(e, 3, 2, 1, return_indices=True)
+            d = F.max_unpool2d(F.relu(self.mid(p)), i, 3, 2, 1, output_size=e.shape[-2:])
+            return self.dec(d)
+
+    torch.manual_seed(0)
+    return SegNetOverlapping().eval()
 
 
 def enet_like(classes: int = 4):
@@ -129,12 +159,13 @@ def enet_like(classes: int = 4):
     return ENetLike().eval()
 
 
-def export_dynamo(module, shape: Sequence[int], path: Path, opset: int = 17) -> Path:
+def export_dynamo(module, shape: Sequence[int], path: Path, opset: int = 17, dynamic_batch: bool = False) -> Path:
     import torch
 
     example = torch.randn(*shape)
+    dynamic = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
     torch.onnx.export(module, (example,), str(path), dynamo=True, opset_version=opset, input_names=["input"],
-                      output_names=["logits"], optimize=True, verbose=False)
+                      output_names=["logits"], optimize=True, verbose=False, dynamic_axes=dynamic)
     model = onnx.load(str(path))
     return save(model, path)
 

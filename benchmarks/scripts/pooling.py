@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from segnet import atomic
-from segnet.benchmarks.harness import Runner, TimingSettings, benchmark
+from segnet.benchmarks.harness import Runner, TimingSettings, add_timing_arguments, benchmark
 
 DEFAULT_PRESETS = ("segnet_lite:0.25", "segnet_basic:0.25", "segnet_vgg16:0.125")
 DEFAULT_SIZES = ("180x240",)
@@ -69,10 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="HxW ...")
     parser.add_argument("--maps", nargs="+", default=list(DEFAULT_MAPS),
                         help="feature maps CxHxW for the pool/unpool pair alone (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--iterations", type=int, default=30)
-    parser.add_argument("--min-time", type=float, default=2.0, help="seconds per form (default: 2)")
+    add_timing_arguments(parser, min_time=2.0, per="form")
     parser.add_argument("--out", default="runs/bench_pooling", help="(default: %(default)s)")
     return parser
 

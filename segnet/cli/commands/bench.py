@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime (default: theirs)")
     parser.add_argument("--peak-time", type=float, default=1.0,
                         help="seconds for the GEMM peak probe, 0 to skip it (default: 1)")
+    parser.add_argument("--layout", type=str.upper, choices=("NCHW", "NHWC"),
+                        help="a foreign model's float input/logits layout (default: read from the graph's shapes)")
+    parser.add_argument("--input-range", choices=("0-1", "0-255", "-1-1"),
+                        help="a foreign model's input value range (default: ImageNet mean/std)")
     parser.add_argument("--out", default="runs/bench", help="output folder (default: %(default)s)")
     add_mask_arguments(parser.add_argument_group("masks of --data / --calib (colour / one-hot, docs/masks.md)"))
 
@@ -80,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         calib=Path(args.calib) if args.calib else None, calib_images=args.calib_images, timing=timing,
         peak_time=args.peak_time, command=_command_line(),
         checkpoint=Path(args.checkpoint) if args.checkpoint else None, masks=mask_options(args),
+        layout=args.layout, input_range=args.input_range,
     )
     outcome = run_bench(request)
     print(outcome["markdown"])

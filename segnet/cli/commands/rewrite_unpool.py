@@ -9,10 +9,13 @@ HELP = "rewrite MaxPool-Indices/MaxUnpool/ScatterND unpooling of any ONNX model 
 DESCRIPTION = """\
 TensorRT supports neither MaxUnpool nor MaxPool's Indices output, so SegNet/ENet-style ONNX files do not
 parse. This rewrites them with ONNX-GraphSurgeon:
-  - 2x2/stride-2 MaxPool + MaxUnpool (or the ScatterND pattern torch.onnx's dynamo exporter emits for
-    max_unpool2d) -> the index-free switch form (Slice/Max/Equal/And/Not/Cast/Mul/Concat/DepthToSpace),
+  - fast path: 2x2/stride-2 MaxPool + MaxUnpool, or + index arithmetic and ScatterND (torch.onnx's dynamo
+    export of max_unpool2d, tf2onnx's NHWC pattern from Keras unpooling layers) once proved on the subgraph
+    to be that unpooling -> the index-free switch form (Slice/Max/Equal/And/Not/Cast/Mul/Concat/DepthToSpace),
     bit-exact with the original;
-  - any other MaxUnpool -> ScatterElements into a zero-initialised output (exact).
+  - general path: any other 2-D MaxPool whose Indices are used -> its Indices computed exactly from
+    Slice/Equal/Where (every kernel, stride, padding, dilation, ceil_mode, storage_order), consumers kept;
+  - any MaxUnpool left -> ScatterElements into a zero-initialised output (exact).
 The result passes onnx.checker and shape inference and is written atomically.
 
 examples:
@@ -25,6 +28,8 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="ONNX file to rewrite")
     parser.add_argument("output", help="where to write the rewritten ONNX file")
+    parser.add_argument("--general", action="store_true",
+                        help="compute every pool's indices (no switch-form folds); for comparing the two paths")
     parser.add_argument("--check", action="store_true", help="run `segnet check` on the result (exit 1 if it fails)")
     parser.add_argument("--trt", default="8.6,10,11", metavar="VERSIONS",
                         help="TensorRT versions for --check (default: 8.6,10,11)")
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     if Path(args.input).resolve() == Path(args.output).resolve():
         raise SegnetError(f"{args.output}: output would overwrite the input; choose another file name")
-    summary = rewrite_unpool(args.input, args.output)
+    summary = rewrite_unpool(args.input, args.output, fast=not args.general)
     for line in summary.lines():
         print(line)
     print(f"wrote {args.output}")

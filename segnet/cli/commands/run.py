@@ -29,6 +29,7 @@ examples:
   segnet run model.engine --source csi://0 --input-width 1280 --input-height 720 --output display://0 --hud
   segnet run cam.onnx --source road.mp4 --output out.mp4     # exported with --frame-size: overlay from the graph
   segnet run other.onnx --source frames/ --output out/ --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --classes names.txt
+  segnet run keras.trt.onnx --source road.mp4 --output out.mp4 --input-range 0-1   # tf2onnx: NHWC read from the graph
 """
 
 
@@ -68,6 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--mean", type=_floats, help="normalisation mean per channel, e.g. 0.485,0.456,0.406 "
                        "(foreign models; overrides the spec)")
     model.add_argument("--std", type=_floats, help="normalisation std per channel (foreign models)")
+    model.add_argument("--input-range", choices=("0-1", "0-255", "-1-1"),
+                       help="the input values the network expects, instead of --mean/--std (foreign models)")
+    model.add_argument("--layout", type=str.upper, choices=("NCHW", "NHWC"),
+                       help="float input and logits layout (default: read from the graph's shapes, e.g. NHWC "
+                       "for tf2onnx models)")
     model.add_argument("--classes", help="class names 'road,car,...' or a file (one per line, or JSON)")
     model.add_argument("--color-order", choices=("RGB", "BGR"), help="channel order the network expects")
     options.add_imgsz(model, "network input size for models with a dynamic one")
@@ -123,8 +129,10 @@ def run(args: argparse.Namespace) -> int:
 
     modes = _check(args)
     segmenter = Segmenter(args.model, backend=args.backend, device=args.device, mean=args.mean, std=args.std,
-                          classes=args.classes, color_order=args.color_order, input_size=tuple(args.imgsz) if args.imgsz else None,
-                          filter_mode=args.filter_mode, threads=args.threads,
+                          classes=args.classes, color_order=args.color_order,
+                          input_size=tuple(args.imgsz) if args.imgsz else None,
+                          layout=args.layout, input_range=args.input_range, filter_mode=args.filter_mode,
+                          threads=args.threads,
                           **({} if args.spinning is None else {"spinning": args.spinning}),
                           **({"cuda_graph": True} if args.cuda_graph else {}))
     with segmenter:
