@@ -1,6 +1,7 @@
 """What a model file takes and gives: its spec, input (layout, size, dtype) and which outputs to use.
 
-The spec comes from the sidecar JSON (segnet.spec.read_sidecar) or the ONNX metadata the backend read;
+The spec comes from the sidecar JSON (segnet.spec.read_sidecar) or the metadata the backend read (the ONNX's,
+or a Triton server's model config);
 a foreign model (no spec anywhere) gets one built from its tensors plus the user's mean/std/classes, and
 the assumptions made are listed in `notes` so they can be shown once.
 """
@@ -110,7 +111,7 @@ def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | No
             color_order: str | None = None, input_size: tuple[int, int] | None = None) -> ModelIO:
     """Work out the ModelIO of an activated backend's model; explicit options override the spec."""
     inputs, outputs = backend.inputs, backend.outputs
-    found = read_sidecar(model_path)
+    found = None if backend.remote else read_sidecar(model_path)
     spec, artifact = found if found else (None, None)
     meta_spec, meta_artifact = _spec_from_metadata(getattr(backend, "metadata", {}) or {})
     spec, artifact = spec or meta_spec, artifact or meta_artifact
