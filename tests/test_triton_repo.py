@@ -8,14 +8,14 @@ import pytest
 
 pytest.importorskip("tritonclient.grpc.model_config_pb2", reason="tritonclient[grpc] is not installed")
 
-from google.protobuf import text_format  # noqa: E402
-from tritonclient.grpc import model_config_pb2 as mc  # noqa: E402
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
 
-from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec  # noqa: E402
-from segnet.cli import main  # noqa: E402
-from segnet.errors import SegnetError  # noqa: E402
-from segnet.export import triton_repo  # noqa: E402
-from segnet.spec import Artifact, ModelSpec, write_sidecar  # noqa: E402
+from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
+from segnet.cli import main
+from segnet.errors import SegnetError
+from segnet.export import triton_repo
+from segnet.spec import Artifact, ModelSpec, write_sidecar
 
 
 def parse(folder):
