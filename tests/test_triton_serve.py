@@ -170,3 +170,15 @@ def test_a_server_restarted_mid_stream_is_reconnected_and_no_frame_is_lost(model
     doc = json.loads(stats.read_text())
     assert doc["frames_out"] == 300 and count_video_frames(out) == 300
     assert doc["server_retries"] > 0
+
+
+@pytest.mark.slow
+def test_the_serving_benchmark_runs_both_sides(tmp_path):
+    from segnet.benchmarks import serving_bench
+
+    out = tmp_path / "serving.json"
+    assert serving_bench.main(["--clients", "1,2", "--frames", "3", "--size", "64x96", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["clients"] for r in rows] == [1, 2]
+    assert all(r[side]["fps"] > 0 and r[side]["p99_ms"] >= r[side]["p50_ms"] > 0 for r in rows
+               for side in ("server", "local"))
