@@ -1,11 +1,13 @@
 """The Triton Inference Server behind `segnet serve`: NVIDIA's PyTriton (it bundles the tritonserver binary)
 hosting Segmenters (ONNX Runtime on a CPU, TensorRT where present), on KServe v2 HTTP and gRPC.
 
-The served model is a frame path (segnet.spec.FramePath): input "frame" (uint8 N x H x W x 3 BGR, any
-size), outputs "labels" (uint8 N x H x W, the class map at the frame's size) and "server_ms" (float32 N x 1,
-the server's compute time for the batch the frame was in). Triton's dynamic batcher gathers requests from
-all clients; requests with frames of one size are segmented in one `predict_batch`. The model config's
-parameters carry the spec (segnet.triton_spec), so clients need nothing but the model name.
+Two interfaces. "frames" (default): a frame path (segnet.spec.FramePath), input "frame" (uint8 N x H x W x 3
+BGR, any size), outputs "labels" (uint8 N x H x W, the class map at the frame's size); requests with frames
+of one size are segmented in one `predict_batch`. "network": the model's own tensors, as a `segnet deploy
+triton` repository exposes them (clients resize, normalise and arg-max). Both add "server_ms" (float32
+N x 1, the server's compute time for the batch the request was in). Triton's dynamic batcher gathers
+requests from all clients. The model config's parameters carry the spec (segnet.triton_spec), so clients
+need nothing but the model name.
 
 Needs PyTriton, which runs under Python 3.12 or newer here (see docs/serving.md); `segnet serve` starts
 this module in the server's virtual environment. Torch-free.
@@ -13,6 +15,7 @@ this module in the server's virtual environment. Torch-free.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import sysconfig
@@ -25,12 +28,14 @@ from typing import Any
 import numpy as np
 
 from segnet import triton_spec
+from segnet.artifacts import model_format
 from segnet.errors import SegnetError
 from segnet.lazy import require
 from segnet.runtime.segmenter import Segmenter
-from segnet.spec import Artifact, FramePath
+from segnet.spec import ARTIFACT_KEY, Artifact, FramePath, read_sidecar
 
 FRAME, LABELS, SERVER_MS = "frame", "labels", "server_ms"
+INTERFACES = ("frames", "network")
 PYTRITON_VERSION = "0.7.0"  # the version whose model-config hook (`_with_parameters`) this module uses
 # PyTriton protects these endpoints with a random token by default; statistics stay open (read-only) so
 # clients and tests can see the batch sizes Triton formed
@@ -52,6 +57,7 @@ class ServeOptions:
     backend: str = "auto"
     device: str = "cpu"
     threads: int | None = None
+    interface: str = "frames"
 
 
 def served_artifact(name: str, model: Path, segmenter: Segmenter) -> Artifact:
@@ -87,6 +93,60 @@ class FrameServer:
         return responses
 
 
+class NetworkServer:
+    """Triton's infer callable serving a backend's own tensors: the requests' inputs concatenated along the
+    batch axis (when the model has one) and run as one inference."""
+
+    def __init__(self, segmenter: Segmenter, batched: bool) -> None:
+        self.backend, self.batched = segmenter.backend, batched
+
+    def __call__(self, requests: Sequence[Any]) -> list[dict[str, np.ndarray]]:
+        groups = [list(range(len(requests)))] if self.batched else [[i] for i in range(len(requests))]
+        responses: list[dict[str, np.ndarray]] = [{} for _ in requests]
+        names = [t.name for t in self.backend.inputs]
+        for indices in groups:
+            feed = {name: np.concatenate([requests[i][name] for i in indices]) for name in names}
+            start = time.perf_counter()
+            outputs = self.backend.infer(feed)
+            elapsed = np.float32((time.perf_counter() - start) * 1000.0)
+            offset = 0
+            for i in indices:
+                count = len(requests[i][names[0]]) if self.batched else 1
+                responses[i] = {name: value[offset:offset + count] if self.batched else value
+                                for name, value in outputs.items()}
+                responses[i][SERVER_MS] = np.full((count, 1) if self.batched else (1,), elapsed, np.float32)
+                offset += count
+        return responses
+
+
+def network_artifact(model: Path, segmenter: Segmenter) -> Artifact:
+    """The served model's own artifact (sidecar, else the metadata its backend read, else from its tensors)."""
+    found = read_sidecar(model)
+    if found and found[1] is not None:
+        return found[1]
+    metadata = getattr(segmenter.backend, "metadata", {}) or {}
+    if ARTIFACT_KEY in metadata:
+        return Artifact.from_dict(json.loads(metadata[ARTIFACT_KEY]))
+    io = segmenter.io
+    return Artifact(file=model.name, format=str(model_format(model)), input_name=io.input_name,
+                    input_layout="NHWC" if io.embedded_preprocess else "NCHW", input_dtype=io.input_dtype.name,
+                    embedded_preprocess=io.embedded_preprocess, output_names=list(io.output_names), batch=io.batch)
+
+
+def _network_tensors(segmenter: Segmenter) -> tuple[bool, list[tuple[str, np.dtype, tuple[int, ...]]],
+                                                    list[tuple[str, np.dtype, tuple[int, ...]]]]:
+    """(batched, inputs, outputs) for PyTriton: dims without the batch axis when every tensor has a dynamic one."""
+    backend = segmenter.backend
+    tensors = [*backend.inputs, *backend.outputs]
+    batched = all(len(t.shape) >= 1 and t.shape[0] is None for t in tensors)
+
+    def dims(shape: tuple[int | None, ...]) -> tuple[int, ...]:
+        return tuple(-1 if d is None or d < 0 else int(d) for d in (shape[1:] if batched else shape))
+
+    return (batched, [(t.name, t.dtype, dims(t.shape)) for t in backend.inputs],
+            [(t.name, t.dtype, dims(t.shape)) for t in backend.outputs])
+
+
 def _libpython_on_path() -> None:
     """PyTriton's Python backend stub links libpython of this interpreter: put its folder on the loader path
     (pyenv and other non-system Pythons keep it outside the system library folders)."""
@@ -118,6 +178,8 @@ def serve(model: str | Path, options: ServeOptions, ready: Callable[[str], None]
     from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
     model = Path(model)
+    if options.interface not in INTERFACES:
+        raise SegnetError(f"interface must be one of {', '.join(INTERFACES)}, got {options.interface!r}")
     segmenters = [Segmenter(model, backend=options.backend, device=options.device, threads=options.threads,
                             log=None) for _ in range(options.instances)]
     try:
@@ -127,15 +189,25 @@ def serve(model: str | Path, options: ServeOptions, ready: Callable[[str], None]
         preferred = sorted(set(options.preferred)) if options.preferred else None
         batcher = DynamicBatcher(max_queue_delay_microseconds=options.queue_delay_us, preferred_batch_size=preferred)
         triton = Triton(config=config, security_config=TritonSecurityConfig(restricted_endpoints=PROTECTED))
+        if options.interface == "frames":
+            functions: list[Any] = [FrameServer(s) for s in segmenters]
+            inputs = [Tensor(name=FRAME, dtype=np.uint8, shape=(-1, -1, 3))]
+            outputs = [Tensor(name=LABELS, dtype=np.uint8, shape=(-1, -1)),
+                       Tensor(name=SERVER_MS, dtype=np.float32, shape=(1,))]
+            batched, artifact = True, served_artifact(options.name, model, segmenters[0])
+        else:
+            batched, ins, outs = _network_tensors(segmenters[0])
+            functions = [NetworkServer(s, batched) for s in segmenters]
+            inputs = [Tensor(name=name, dtype=dtype, shape=shape) for name, dtype, shape in ins]
+            outputs = [*(Tensor(name=name, dtype=dtype, shape=shape) for name, dtype, shape in outs),
+                       Tensor(name=SERVER_MS, dtype=np.float32, shape=(1,))]
+            artifact = network_artifact(model, segmenters[0])
+        config = ModelConfig(batching=batched, max_batch_size=options.max_batch_size if batched else 0,
+                             batcher=batcher)
         try:  # bound before the server runs, so the parameters are in the config it loads
-            triton.bind(model_name=options.name, infer_func=[FrameServer(s) for s in segmenters],
-                        inputs=[Tensor(name=FRAME, dtype=np.uint8, shape=(-1, -1, 3))],
-                        outputs=[Tensor(name=LABELS, dtype=np.uint8, shape=(-1, -1)),
-                                 Tensor(name=SERVER_MS, dtype=np.float32, shape=(1,))],
-                        config=ModelConfig(max_batch_size=options.max_batch_size, batcher=batcher))
-            _with_parameters(triton, options.name, triton_spec.parameters(
-                segmenters[0].spec, served_artifact(options.name, model, segmenters[0])))
-            ready(f"serving {model} as {options.name!r} ({segmenters[0].backend.name}, {options.instances} "
+            triton.bind(model_name=options.name, infer_func=functions, inputs=inputs, outputs=outputs, config=config)
+            _with_parameters(triton, options.name, triton_spec.parameters(segmenters[0].spec, artifact))
+            ready(f"serving {model} ({options.interface}) as {options.name!r} ({segmenters[0].backend.name}, {options.instances} "
                   f"instance(s), dynamic batching up to {options.max_batch_size}, queue delay "
                   f"{options.queue_delay_us} us) at grpc://{options.host}:{options.grpc_port} and "
                   f"http://{options.host}:{options.http_port} (KServe v2); Ctrl+C stops")

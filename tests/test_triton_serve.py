@@ -91,6 +91,26 @@ def test_concurrent_streams_get_the_local_results_and_the_server_batches(server,
     assert any(size > 1 and count > 0 for size, count in batched.items()), f"Triton formed no batch above 1: {batched}"
 
 
+@pytest.mark.slow
+def test_the_network_interface_serves_the_models_tensors_and_the_client_does_the_rest(model, tmp_path):
+    """--interface network: what a `segnet deploy triton` repository exposes; the client pre- and post-processes."""
+    with ServerProcess(SERVER_PYTHON, model, "tiny-net", tmp_path / "serve.log",
+                       extra=[*SERVE_ARGS, "--interface", "network"]) as process, \
+            Segmenter("tiny-net", backend="triton", url=process.url, log=None) as remote, \
+            Segmenter(model, log=None) as local:
+        assert remote.frame_path is None and remote.spec == tiny_spec()
+        assert [(t.name, t.shape) for t in remote.backend.inputs] == [("input", (None, 3, 32, 48))]
+        for frame in frames(7, 4):
+            np.testing.assert_array_equal(remote.predict(frame), local.predict(frame))
+        np.testing.assert_allclose(remote.predict_logits(frames(7, 1)[0]), local.predict_logits(frames(7, 1)[0]),
+                                   atol=1e-5)
+        assert remote.last_timing["server"] > 0
+        stats = tmp_path / "stats.json"
+        assert main(["run", "tiny-net", "--backend", "triton", "--url", process.url, "--source",
+                     "synthetic://?frames=10&size=64x96", "--stats", str(stats), "-q"]) == 0
+        assert json.loads(stats.read_text())["stages_ms"]["server"]["count"] == 10
+
+
 def test_segnet_run_through_the_server_reports_server_and_transport_times(server, tmp_path, capsys):
     out, stats = tmp_path / "out", tmp_path / "stats.json"
     assert main(["run", "tiny", "--backend", "triton", "--url", server.url, "--source",

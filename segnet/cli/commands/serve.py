@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long a request may wait for others to batch with, in us (default 2000)")
     parser.add_argument("--preferred", default=None, metavar="LIST", help="preferred batch sizes, e.g. 4,8")
     parser.add_argument("--instances", type=positive_int, default=1, help="model instances (default 1)")
+    parser.add_argument("--interface", choices=("frames", "network"), default="frames",
+                        help="frames: BGR frames in, class maps out (default); network: the model's own tensors, "
+                        "as in a `segnet deploy triton` repository (clients resize, normalise and arg-max)")
     parser.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"))
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "tensorrt"),
                         help="ONNX Runtime execution provider (default cpu)")
@@ -83,7 +86,8 @@ def forwarded(args: argparse.Namespace) -> list[str]:
     """The same request as command-line arguments, for the server environment's `segnet serve`."""
     argv = [str(args.model.resolve()), "--host", args.host, "--port", str(args.port), "--http-port", str(args.http_port),
             "--max-batch", str(args.max_batch), "--queue-delay-us", str(args.queue_delay_us),
-            "--instances", str(args.instances), "--backend", args.backend, "--device", args.device]
+            "--instances", str(args.instances), "--backend", args.backend, "--device", args.device,
+            "--interface", args.interface]
     for flag, value in (("--name", args.name), ("--preferred", args.preferred), ("--threads", args.threads)):
         if value is not None:
             argv += [flag, str(value)]
@@ -110,6 +114,6 @@ def run(args: argparse.Namespace) -> int:
     options = ServeOptions(name=args.name or stem(args.model), host=args.host, grpc_port=args.port,
                            http_port=args.http_port, max_batch_size=args.max_batch, queue_delay_us=args.queue_delay_us,
                            preferred=preferred, instances=args.instances, backend=args.backend, device=args.device,
-                           threads=args.threads)
+                           threads=args.threads, interface=args.interface)
     serve(args.model, options, ready=lambda line: print(line, flush=True))
     return 0
