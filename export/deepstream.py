@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from segnet import atomic
+from segnet import atomic, preprocess
 from segnet.artifacts import stem
 from segnet.errors import SegnetError
 from segnet.export import deepstream_rules
@@ -37,13 +37,14 @@ METADATA_KEY = "segnet.deepstream"
 
 
 def nvinfer_normalisation(spec: ModelSpec) -> tuple[float, list[float], np.ndarray | None]:
-    """(net-scale-factor, offsets, per-channel factor for the graph or None): nvinfer computes
-    scale * (pixel - offset); times the factor this is (pixel / 255 - mean) / std for every channel."""
-    std = np.asarray(spec.std, np.float64)
-    offsets = [round(255.0 * m, 6) for m in spec.mean]
-    if np.allclose(std, std[0], rtol=0, atol=1e-9):
-        return float(1.0 / (255.0 * std[0])), offsets, None
-    return 1.0 / 255.0, offsets, (1.0 / std).astype(np.float32)
+    """(net-scale-factor, offsets, per-channel factor for the graph or None) such that nvinfer's
+    scale * (pixel - offset), times the factor, is segnet.preprocess's pixel * scale_c + shift_c."""
+    scale, shift = (v.astype(np.float64) for v in preprocess.normalization(spec))
+    offsets = [round(float(o), 6) for o in -shift / scale]
+    if np.allclose(scale, scale[0], rtol=1e-9, atol=0):
+        return float(scale[0]), offsets, None
+    pixel_range = 1.0 / 255.0  # nvinfer's single factor takes pixels to [0, 1]; the rest goes into the graph
+    return pixel_range, offsets, (scale / pixel_range).astype(np.float32)
 
 
 def color_format(spec: ModelSpec) -> int:
