@@ -30,17 +30,17 @@ examples:
 def add_triton_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     """The Triton repository options (shared with `segnet export --triton`)."""
     group = parser.add_argument_group("Triton model repository")
-    group.add_argument(f"--{prefix}name", dest="triton_name", default=None,
+    group.add_argument(f"--{prefix}name", dest="triton_name", default=None, metavar="NAME",
                        help="model name in the repository (default: the model file's stem)")
-    group.add_argument(f"--{prefix}max-batch", dest="triton_max_batch", type=positive_int, default=8,
+    group.add_argument(f"--{prefix}max-batch", dest="triton_max_batch", type=positive_int, default=8, metavar="N",
                        help="max_batch_size for models with a dynamic batch axis (default 8)")
     group.add_argument(f"--{prefix}preferred", dest="triton_preferred", default=None, metavar="LIST",
                        help="dynamic batching's preferred batch sizes, e.g. 4,8 (default: 2,4,8 up to max)")
     group.add_argument(f"--{prefix}queue-delay-us", dest="triton_queue_delay_us", type=non_negative_int,
-                       default=500, help="dynamic batching's max queue delay in microseconds (default 500)")
+                       default=500, metavar="US", help="dynamic batching's max queue delay in microseconds (default 500)")
     group.add_argument(f"--{prefix}kind", dest="triton_kind", choices=("gpu", "cpu"), default="gpu",
                        help="instance group kind: gpu (KIND_GPU, default) or cpu (KIND_CPU, ONNX only)")
-    group.add_argument(f"--{prefix}instances", dest="triton_instances", type=positive_int, default=1,
+    group.add_argument(f"--{prefix}instances", dest="triton_instances", type=positive_int, default=1, metavar="N",
                        help="model instances per device (default 1)")
 
 
@@ -51,9 +51,9 @@ def add_deepstream_arguments(parser: argparse.ArgumentParser, prefix: str = "") 
     group = parser.add_argument_group("DeepStream nvinfer")
     group.add_argument(f"--{prefix}network-mode", dest="ds_network_mode", choices=tuple(NETWORK_MODES),
                        default="fp32", help="precision nvinfer builds its engine in (default fp32)")
-    group.add_argument(f"--{prefix}batch-size", dest="ds_batch_size", type=positive_int, default=1,
+    group.add_argument(f"--{prefix}batch-size", dest="ds_batch_size", type=positive_int, default=1, metavar="N",
                        help="streams nvinfer batches (nvstreammux batch-size; default 1)")
-    group.add_argument(f"--{prefix}source", dest="ds_source", default="file:///opt/nvidia/deepstream/deepstream/"
+    group.add_argument(f"--{prefix}source", dest="ds_source", metavar="URI", default="file:///opt/nvidia/deepstream/deepstream/"
                        "samples/streams/sample_720p.mp4", help="the deepstream-app config's source URI")
     group.add_argument(f"--{prefix}sink", dest="ds_sink", choices=SINKS, default="file",
                        help="the deepstream-app config's sink: file (out.mp4, default), display or fake")
