@@ -111,6 +111,28 @@ def test_the_network_interface_serves_the_models_tensors_and_the_client_does_the
         assert json.loads(stats.read_text())["stages_ms"]["server"]["count"] == 10
 
 
+def test_the_kserve_v2_http_endpoint_answers_too(server, model):
+    """Any KServe v2 client (here: plain HTTP/JSON) reads the spec from the config and gets the class map."""
+    import urllib.request
+
+    base = f"http://127.0.0.1:{server.http_port}/v2"
+    with urllib.request.urlopen(f"{base}/health/ready", timeout=10) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"{base}/models/tiny/config", timeout=10) as response:
+        parameters = json.loads(response.read())["parameters"]
+    assert json.loads(parameters["segnet.class_names"]["string_value"]) == tiny_spec().class_names
+    frame = scene(5, 24, 36)
+    body = {"inputs": [{"name": "frame", "shape": [1, *frame.shape], "datatype": "UINT8",
+                        "data": frame.ravel().tolist()}], "outputs": [{"name": "labels"}]}
+    request = urllib.request.Request(f"{base}/models/tiny/infer", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        output = json.loads(response.read())["outputs"][0]
+    labels = np.array(output["data"], np.uint8).reshape(output["shape"])[0]
+    with Segmenter(model, log=None) as local:
+        np.testing.assert_array_equal(labels, local.predict(frame))
+
+
 def test_segnet_run_through_the_server_reports_server_and_transport_times(server, tmp_path, capsys):
     out, stats = tmp_path / "out", tmp_path / "stats.json"
     assert main(["run", "tiny", "--backend", "triton", "--url", server.url, "--source",

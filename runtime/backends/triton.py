@@ -146,9 +146,12 @@ class TritonBackend(Backend):
         wanted = [n for n in names if request.out is None or n in request.out or n == SERVER_MS]
         request.done.clear()
         request.start = time.perf_counter()
-        self.client.async_infer(self.model_name, inputs, request.callback, model_version=self.model_version,
-                                outputs=[grpc.InferRequestedOutput(n) for n in wanted],
-                                client_timeout=self.timeout_s)
+        try:
+            self.client.async_infer(self.model_name, inputs, request.callback, model_version=self.model_version,
+                                    outputs=[grpc.InferRequestedOutput(n) for n in wanted],
+                                    client_timeout=self.timeout_s)
+        except Exception as exc:  # noqa: BLE001 (a refusal before sending: answered like the server's)
+            request.callback(None, exc)
 
     def _finish(self, request: _Request) -> dict[str, np.ndarray]:
         deadline = time.perf_counter() + self.retry_s
@@ -160,7 +163,7 @@ class TritonBackend(Backend):
             request.done.wait()
         if request.error is not None:
             error = request.error
-            if "UNAVAILABLE" in str(error.status()):
+            if "UNAVAILABLE" in str(getattr(error, "status", lambda: "")()):
                 raise SegnetError(f"{self.url}: the Triton server went away ({_first_line(error)}) and was not back "
                                   f"within {self.retry_s:g} s; restart `segnet serve` and the run") from None
             raise SegnetError(f"{self._label()}: the server refused the request ({_first_line(error)})") from None
