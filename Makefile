@@ -43,6 +43,7 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 test-slow: venv
+	-@$(MAKE) --no-print-directory serve-venv || echo "warning: no $(SERVE_VENV): the Triton server tests will be skipped"
 	$(BIN)/python -m pytest -q -m slow
 
 # the torch-free runtime tests under another interpreter, e.g. PY=python3.8 (JetPack 5) or python3.10 (JetPack 6)
