@@ -26,7 +26,7 @@ NVINFER_KEYS = {
     "symmetric-padding": BOOL, "output-tensor-meta": BOOL, "workspace-size": UINT, "scaling-filter": INT,
     "scaling-compute-hw": INT, "int8-calib-file": STRING, "mean-file": STRING, "custom-lib-path": STRING,
     "operate-on-gie-id": INT, "operate-on-class-ids": INTS, "input-object-min-width": UINT,
-    "input-object-min-height": UINT, "infer-dims-order": INT,
+    "input-object-min-height": UINT,
 }
 # value ranges of the enumerated keys (documentation: network-mode 0 FP32, 1 INT8, 2 FP16, 3 BEST;
 # network-type 0 detector, 1 classifier, 2 segmentation, 3 instance segmentation, 100 other;
