@@ -6,19 +6,34 @@ DEMO_OUT ?= demo_out
 DATA ?=
 # PyTorch for training/export; the CPU build on this kind of machine. Override with TORCH=torch.
 TORCH ?= torch==2.13.0
+# `segnet serve`'s environment: PyTriton's server stub runs under Python 3.12+ here (3.11's fails to load).
+# 3.12 first: PyTriton pins numpy<2, which has 3.12 wheels (under 3.13 pip builds numpy from source, minutes).
+SERVE_VENV ?= .venv-serve
+SERVE_PYTHON ?= $(shell for p in $$(command -v python3.12 python3.13) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3 2>/dev/null); do "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && echo "$$p" && break; done)
 
-.PHONY: venv demo test test-slow test-gpu test-jetson-python lint typecheck requirements clean train-camvid
+.PHONY: venv serve-venv demo test test-slow test-gpu test-jetson-python lint typecheck requirements clean train-camvid
 
 $(BIN)/segnet: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e '.[train,export,runtime,trt,dev]'
+	$(BIN)/pip install -q -e '.[train,export,runtime,trt,triton,dev]'
 	# type stubs for TensorRT's Python API (their dependency would pull TensorRT itself, which needs NVIDIA's index)
 	$(BIN)/pip install -q --no-deps tensorrt-stubs
 	touch $(BIN)/segnet
 
 venv: $(BIN)/segnet
+
+$(SERVE_VENV)/bin/segnet: setup.cfg pyproject.toml
+	@if [ -z "$(SERVE_PYTHON)" ]; then echo "serve-venv: no Python 3.12 or 3.13 found (on PATH or under pyenv): install one \
+	(e.g. pyenv install 3.12) or pass SERVE_PYTHON=/path/to/python3.12"; exit 1; fi
+	$(SERVE_PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/pip install -q --upgrade pip
+	$(SERVE_VENV)/bin/pip install -q -e '.[runtime,serve]'
+	touch $(SERVE_VENV)/bin/segnet
+
+# the Triton server's environment (`segnet serve` finds it); without it the real-server tests are skipped
+serve-venv: $(SERVE_VENV)/bin/segnet
 
 demo: venv
 	$(BIN)/segnet demo --out $(DEMO_OUT) $(if $(DATA),--data $(DATA),)
@@ -32,9 +47,11 @@ train-camvid: venv
 	$(BIN)/segnet train --data $(DATA) --data-format camvid --out $(OUT) $(CAMVID_RECIPE) $(TRAIN_ARGS)
 
 test: venv
+	-@$(MAKE) --no-print-directory serve-venv || echo "warning: no $(SERVE_VENV): the Triton server tests will be skipped"
 	$(BIN)/python -m pytest -q
 
 test-slow: venv
+	-@$(MAKE) --no-print-directory serve-venv || echo "warning: no $(SERVE_VENV): the Triton server tests will be skipped"
 	$(BIN)/python -m pytest -q -m slow
 
 # The real-hardware tier (docs/gpu-tests.md): cuda-python helpers, TensorRT engines vs ONNX Runtime, AMP training
@@ -60,4 +77,4 @@ typecheck: venv
 	$(BIN)/python tests/fakes/mypy_tree.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info
+	rm -rf $(VENV) $(SERVE_VENV) $(DEMO_OUT) build *.egg-info

@@ -1,6 +1,7 @@
 """What a model file takes and gives: its spec, input (layout, size, dtype) and which outputs to use.
 
-The spec comes from the sidecar JSON (segnet.spec.read_sidecar) or the ONNX metadata the backend read;
+The spec comes from the sidecar JSON (segnet.spec.read_sidecar) or the metadata the backend read (the ONNX's,
+or a Triton server's model config);
 a foreign model (no spec anywhere) gets one built from its tensors plus the user's mean/std/classes, and
 the assumptions made are listed in `notes` so they can be shown once.
 """
@@ -154,7 +155,7 @@ def resolve(model_path: str | Path, backend: Backend, mean: Sequence[float] | No
     forced_layout = _layout(layout)
     if input_range is not None and (mean is not None or std is not None):
         raise SegnetError(f"{model_path}: give either an input range or --mean/--std, not both")
-    found = read_sidecar(model_path)
+    found = None if backend.remote else read_sidecar(model_path)
     spec, artifact = found if found else (None, None)
     meta_spec, meta_artifact = _spec_from_metadata(getattr(backend, "metadata", {}) or {})
     spec, artifact = spec or meta_spec, artifact or meta_artifact

@@ -30,7 +30,7 @@ import numpy as np
 
 from segnet import render
 from segnet.errors import SegnetError
-from segnet.runtime.run_stats import RunStats
+from segnet.runtime.run_stats import REMOTE_STAGES, RunStats
 from segnet.runtime.segmenter import FrameSlot, Job, Segmenter
 from segnet.runtime.sinks import Sink, SinkFrame
 from segnet.runtime.sources import Source
@@ -264,6 +264,7 @@ class Pipeline:
         slot = job.result()
         timing = job.timing
         times = {"pre": timing["pre"], "inference": timing["infer"], "post": timing["post"]}
+        times.update({stage: timing[stage] for stage in REMOTE_STAGES if stage in timing})
         if self.inline_render:
             self.stats.add_times(times)
             self._emit(index, slot, stamp)

@@ -4,7 +4,8 @@ Thread-safe (capture, inference and render threads add, the main thread reads) a
 latencies keep the last `window` samples per stage (segnet.runtime.stats.LatencyStats), class shares
 the last `class_window` frames plus a running mean over all of them. Two rates, never mixed up:
 network FPS = 1000 / mean inference latency (what the backend could do alone) and end-to-end FPS =
-frames written / wall time (what the whole pipeline delivered). CPU seconds per stage thread
+frames written / wall time (what the whole pipeline delivered). A remote backend's inference
+splits into "server" (its compute) and "transport" (the rest of the round trip). CPU seconds per stage thread
 (`add_cpu`) give a cost per frame that, unlike wall times, holds on a loaded machine.
 """
 
@@ -23,6 +24,8 @@ from segnet import render
 from segnet.runtime.stats import LatencyStats
 
 STAGES = ("capture", "pre", "inference", "post", "render", "write", "end_to_end")
+# a remote backend (Triton) splits inference into the server's compute and the rest of the round trip
+REMOTE_STAGES = ("server", "transport")
 
 
 def _fps(ms: float) -> float:
@@ -35,7 +38,7 @@ class RunStats:
     def __init__(self, window: int = 10_000, class_names: Sequence[str] | None = None,
                  class_window: int = 1000) -> None:
         self.lock = threading.Lock()
-        self.stages: dict[str, LatencyStats] = {name: LatencyStats(window) for name in STAGES}
+        self.stages: dict[str, LatencyStats] = {name: LatencyStats(window) for name in STAGES + REMOTE_STAGES}
         self.frames_in = 0
         self.frames_out = 0
         self.dropped = 0
@@ -171,7 +174,8 @@ class RunStats:
         summaries = self.summaries()
         s = self.snapshot()
         lines = [f"{'stage':<12}{'count':>8}{'mean':>9}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}  (ms)"]
-        for name in STAGES:
+        remote = [name for name in REMOTE_STAGES if summaries[name]["count"]]
+        for name in STAGES + tuple(remote):
             m = summaries[name]
             lines.append(f"{name:<12}{int(m['count']):>8}{m['mean']:>9.2f}{m['p50']:>9.2f}{m['p90']:>9.2f}"
                          f"{m['p99']:>9.2f}{m['max']:>9.2f}")
@@ -181,6 +185,9 @@ class RunStats:
             f"end-to-end FPS {s['end_to_end_fps']:.1f} (frames out / {s['wall_s']:.1f} s wall time)",
             f"network FPS    {s['network_fps']:.1f} (1000 / mean inference latency)",
         ]
+        if remote:
+            lines.append("inference on a server: server = its compute for the frame's batch, transport = the rest of "
+                         "the round trip (transfer, serialisation, queueing)")
         cpu = self.cpu_ms_per_frame()
         if cpu:
             lines.append("CPU ms per frame by thread: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))

@@ -166,7 +166,7 @@ class Artifact:
     `details` (ONNX opset and target; TensorRT version, GPU, compute capability, build options)."""
 
     file: str  # file name, relative to the sidecar JSON
-    format: str  # "onnx" | "engine"
+    format: str  # "onnx" | "engine" | "triton" (a model `segnet serve` hosts, as its clients see it)
     precision: str = "fp32"  # "fp32" | "fp16" | "int8"
     input_name: str = "input"
     input_layout: str = "NCHW"  # "NCHW" float, normalised; "NHWC" uint8 BGR when preprocessing is embedded

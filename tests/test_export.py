@@ -324,3 +324,23 @@ def test_cli_rejects_an_unwritable_output_folder(checkpoint, tmp_path, capsys):
     assert main(["export", str(checkpoint), "-o", str(blocker / "model.onnx")]) != 0
     err = capsys.readouterr().err
     assert "cannot write the export there" in err and "is a file, not a folder" in err
+
+
+def test_cli_export_with_triton_and_deepstream_deploys_the_exported_onnx(checkpoint, tmp_path, capsys):
+    out, repo, ds = tmp_path / "m.onnx", tmp_path / "repo", tmp_path / "ds"
+    assert main(["export", str(checkpoint), "-o", str(out), "--skip-rewrite-check", "--dynamic-batch", "1", "2", "4",
+                 "--triton", str(repo), "--triton-kind", "cpu", "--triton-max-batch", "4",
+                 "--deepstream", str(ds), "--deepstream-batch-size", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {repo / 'm'}/config.pbtxt" in printed and f"wrote {ds / 'm.nvinfer.txt'}" in printed
+    config = (repo / "m" / "config.pbtxt").read_text()
+    assert "max_batch_size: 4" in config and "KIND_CPU" in config and 'key: "segnet.spec"' in config
+    assert (repo / "m" / "1" / "model.onnx").read_bytes() == out.read_bytes()
+    assert "batch-size=2" in (ds / "m.nvinfer.txt").read_text()
+    assert main(["export", str(checkpoint), "-o", str(out), "--triton", str(repo)]) == 2  # refused before exporting
+    assert "exists: choose another --triton-name" in capsys.readouterr().err
+    assert main(["export", str(checkpoint), "-o", str(tmp_path / "e.onnx"), "--embed-preprocess",
+                 "--deepstream", str(ds)]) == 2
+    err = capsys.readouterr().err
+    assert "--deepstream needs the plain network" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "e.onnx").exists()

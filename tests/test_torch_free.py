@@ -54,3 +54,12 @@ def test_segnet_run_streams_without_torch(tmp_path):
     result = run_without_torch(code)
     assert result.returncode == 0, result.stderr
     assert "frames in 3, out 3" in result.stdout
+
+
+def test_serving_modules_import_without_torch():
+    """The Triton client and server, and the deploy writers, are torch-free (.venv-serve has no torch at all)."""
+    result = run_without_torch("import segnet.runtime.backends.triton, segnet.runtime.triton_server, "
+                               "segnet.runtime.triton_process, segnet.export.triton_repo, segnet.export.deepstream, "
+                               "segnet.cli.commands.serve, segnet.cli.commands.deploy; print('ok')")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

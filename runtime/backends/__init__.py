@@ -1,7 +1,8 @@
 """Inference backends with one life cycle (activate / infer / deactivate), Polygraphy-style.
 
 `open_backend` picks one from the file and the request: .engine -> TensorRT, .onnx -> ONNX Runtime (or a
-cached TensorRT engine built from it with backend="tensorrt"). TensorRT modules are imported only then.
+cached TensorRT engine built from it with backend="tensorrt"); backend="triton" names a model on a Triton
+server (url="grpc://HOST:PORT"). TensorRT and Triton modules are imported only then.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from segnet.artifacts import model_format
 from segnet.errors import SegnetError
 from segnet.runtime.backends.base import Backend, TensorInfo
 
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "tensorrt", "triton")
 DEVICES = ("cpu", "cuda", "tensorrt")
 _ORT_ONLY = ("threads", "optimization", "spinning")  # ONNX Runtime options the TensorRT backend ignores
 
@@ -27,6 +28,8 @@ def open_backend(model_path: str | Path, backend: str = "auto", device: str = "c
     path = Path(model_path)
     if backend not in BACKENDS:
         raise SegnetError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend == "triton":  # model_path is the model's name on the server
+        return _triton(str(model_path), options)
     if device not in DEVICES:
         raise SegnetError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
     if not path.is_file():
@@ -54,3 +57,16 @@ def open_backend(model_path: str | Path, backend: str = "auto", device: str = "c
     from segnet.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
     return OnnxRuntimeBackend(path, device=device, **options)
+
+
+def _triton(name: str, options: dict[str, Any]) -> Backend:
+    """The Triton client backend; ONNX Runtime's options are said to be ignored, not silently dropped."""
+    from segnet.runtime.backends.triton import TritonBackend
+
+    if not options.get("url"):
+        raise SegnetError(f"the Triton backend needs the server's address: --url grpc://HOST:PORT (model {name!r})")
+    options.pop("build_options", None)
+    for option in _ORT_ONLY:
+        if options.pop(option, None) is not None:
+            print(f"segnet: note: --{option} applies to the server, not to a Triton client (ignored)", file=sys.stderr)
+    return TritonBackend(name, **options)

@@ -50,6 +50,7 @@ class Backend(abc.ABC):
 
     name: str = "backend"
     max_in_flight: int = 1  # inferences infer_async can have running at once
+    remote: bool = False  # the model lives on a server (its spec comes from there, not from a local sidecar)
 
     def __init__(self) -> None:
         self._active = False

@@ -18,8 +18,8 @@ from segnet import __version__
 from segnet.errors import SegnetError
 
 # every command, in the order of `segnet --help`: the flow from data to a running camera, then the tools
-COMMANDS = ("synth", "train", "evaluate", "export", "check", "rewrite_unpool", "build", "run", "bench",
-            "demo", "doctor")
+COMMANDS = ("synth", "train", "evaluate", "export", "check", "rewrite_unpool", "build", "deploy", "run",
+            "serve", "bench", "demo", "doctor")
 
 
 def _command_modules() -> list[ModuleType]:

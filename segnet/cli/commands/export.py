@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from segnet.cli import options
 from segnet.cli.argtypes import non_negative_int, positive_int
 from segnet.cli.build_args import add_build_arguments, build_options
+from segnet.cli.commands.deploy import add_deepstream_arguments, add_triton_arguments
 from segnet.cli.mask_args import add_mask_arguments
 from segnet.errors import SegnetError
 from segnet.spec import FramePath
@@ -30,6 +31,7 @@ examples:
   segnet export best.pt --format engine --fp16               # ONNX, then a TensorRT engine (on the Jetson)
   segnet export best.pt -o cam.onnx --frame-size 720 1280 --outputs overlay,labels   # frame in, overlay out
   segnet export best.pt -o any.onnx --frame-size dynamic --frame-min 240 320 --frame-max 1080 1920 --upsample linear
+  segnet export best.pt --dynamic-batch 1 4 8 --triton models/ --deepstream ds/   # then `segnet deploy` both
 """
 
 
@@ -102,6 +104,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # they write MODEL.fp16.onnx / MODEL.int8.onnx and a dynamic batch axis; with --format engine they
     # also set the engine's precision and batch range.
     add_build_arguments(parser)
+    deploy = parser.add_argument_group("serving (as `segnet deploy triton|deepstream` on the exported ONNX)")
+    deploy.add_argument("--triton", type=Path, default=None, metavar="REPO",
+                        help="also write a Triton model repository entry REPO/NAME/ (see docs/serving.md)")
+    deploy.add_argument("--deepstream", type=Path, default=None, metavar="DIR",
+                        help="also write DeepStream nvinfer files into DIR (plain exports only)")
+    add_triton_arguments(parser, prefix="triton-")
+    add_deepstream_arguments(parser, prefix="deepstream-")
     _describe(parser, {
         "fp16": "also write MODEL.fp16.onnx (FP32 inputs/outputs; verified against FP32); "
                 "with --format engine: an FP16 engine",
@@ -130,6 +139,16 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "engine" and args.target != "tensorrt":
         raise SegnetError("--format engine builds for TensorRT: drop --target onnxruntime")
     frame = frame_path(args)
+    if args.deepstream is not None and (frame is not None or args.embed_preprocess or
+                                        (args.argmax and not args.keep_logits)):
+        raise SegnetError("--deepstream needs the plain network (nvinfer normalises and takes the scores): drop "
+                          "--frame-size/--embed-preprocess, or add --keep-logits to --argmax")
+    if args.triton is not None:  # before the export, not after it
+        from segnet.artifacts import stem
+
+        name = args.triton_name or stem(args.output or onnx_export.default_output(args.checkpoint))
+        if (args.triton / name).exists():
+            raise SegnetError(f"{args.triton / name} exists: choose another --triton-name, or remove that model folder")
     if frame is not None and (args.int8 or args.fp16):
         raise SegnetError("--int8/--fp16 variants of a frame-path export are not made yet: export the network "
                           "with --int8/--fp16 and without --frame-size, or build the frame-path ONNX with "
@@ -150,6 +169,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {convert_fp16(onnx_path, onnx_export.variant_path(onnx_path, 'fp16'), log=print)}")
     if args.format == "engine":
         _engine(args, build_input)
+    if args.triton is not None or args.deepstream is not None:
+        from segnet.cli.commands import deploy
+
+        if args.triton is not None:
+            deploy.triton(args, onnx_path, args.triton)
+        if args.deepstream is not None:
+            deploy.deepstream(args, onnx_path, args.deepstream)
     return 0
 
 

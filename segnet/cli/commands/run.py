@@ -30,6 +30,7 @@ examples:
   segnet run cam.onnx --source road.mp4 --output out.mp4     # exported with --frame-size: overlay from the graph
   segnet run other.onnx --source frames/ --output out/ --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --classes names.txt
   segnet run keras.trt.onnx --source road.mp4 --output out.mp4 --input-range 0-1   # tf2onnx: NHWC read from the graph
+  segnet run model --backend triton --url grpc://127.0.0.1:8001 --source road.mp4 --output out.mp4   # segnet serve
 """
 
 
@@ -50,13 +51,19 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model file: .onnx or .engine (its spec comes from model.json or the ONNX)")
+    parser.add_argument("model", help="model file: .onnx or .engine (its spec comes from model.json or the ONNX); "
+                        "with --backend triton the model's name on the server")
     parser.add_argument("--source", "-s", required=True, help="input URI (sources above)")
     parser.add_argument("--output", "-o", action="append", default=[],
                         help="output URI; repeat for several (default: null)")
     model = parser.add_argument_group("model and backend")
-    model.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"),
-                       help="auto: TensorRT for .engine, ONNX Runtime for .onnx; tensorrt: native TensorRT")
+    model.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt", "triton"),
+                       help="auto: TensorRT for .engine, ONNX Runtime for .onnx; tensorrt: native TensorRT; "
+                       "triton: frames go to a Triton server (`segnet serve`), the spec comes from its config")
+    model.add_argument("--url", default=None, help="with --backend triton: the server's gRPC endpoint, "
+                       "grpc://HOST:PORT (segnet serve's default: grpc://127.0.0.1:8001)")
+    model.add_argument("--retry-s", type=float, default=None, help="with --backend triton: how long a server "
+                       "that went away is retried before the run stops with an error (default 10)")
     options.add_device(model, ("cpu", "cuda", "tensorrt"), "cpu")
     model.add_argument("--threads", type=int, default=None, help="inference threads (ONNX Runtime intra-op)")
     model.add_argument("--no-spinning", dest="spinning", action="store_const", const=False, default=None,
@@ -111,6 +118,11 @@ def _check(args: argparse.Namespace) -> tuple[str, ...]:
         raise SegnetError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.threads is not None and args.threads < 1:
         raise SegnetError(f"--threads must be at least 1, got {args.threads}")
+    if (args.backend == "triton") != (args.url is not None):
+        raise SegnetError("--url goes with --backend triton" if args.url else
+                          "--backend triton needs --url grpc://HOST:PORT (where `segnet serve` listens)")
+    if args.retry_s is not None and (args.backend != "triton" or args.retry_s < 0):
+        raise SegnetError("--retry-s takes seconds >= 0 and goes with --backend triton")
     engine = model_format(args.model) == "engine"
     if args.cuda_graph and not (engine or args.backend == "tensorrt"):
         raise SegnetError("--cuda-graph applies to TensorRT: run an .engine, or add --backend tensorrt")
@@ -134,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
                           layout=args.layout, input_range=args.input_range, filter_mode=args.filter_mode,
                           threads=args.threads,
                           **({} if args.spinning is None else {"spinning": args.spinning}),
-                          **({"cuda_graph": True} if args.cuda_graph else {}))
+                          **({"cuda_graph": True} if args.cuda_graph else {}),
+                          **({"url": args.url} if args.url else {}),
+                          **({"retry_s": args.retry_s} if args.retry_s is not None else {}))
     with segmenter:
         source = open_source(args.source, width=args.input_width, height=args.input_height, fps=args.input_rate,
                              loop=args.loop, max_frames=args.max_frames)
@@ -155,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"output: {sink.describe()}: {sink.written} frames")
     if args.json:
         doc = {"model": str(args.model), "backend": segmenter.backend.name, "device": args.device,
+               **({"url": args.url, "server_retries": segmenter.backend.reconnects} if args.url else {}),
                "input_size": list(segmenter.input_size), "source": args.source, "live": source.live,
                "outputs": outputs, **stats.to_dict()}
         options.write_json(args.json, json_safe(doc))
@@ -165,7 +180,8 @@ def _print_header(segmenter: Any, source: Any, sinks: list[Any]) -> None:
     spec = segmenter.spec
     height, width = segmenter.input_size
     providers = getattr(segmenter.backend, "active_providers", [])
-    print(f"model   {segmenter.model_path} ({spec.arch}, {spec.num_labels} classes, input {height}x{width}, "
+    where = f" at {segmenter.backend.url}" if getattr(segmenter.backend, "remote", False) else ""
+    print(f"model   {segmenter.model_path}{where} ({spec.arch}, {spec.num_labels} classes, input {height}x{width}, "
           f"backend {segmenter.backend.name}{' ' + ','.join(providers) if providers else ''})")
     frame = segmenter.frame_path
     if frame is not None:
