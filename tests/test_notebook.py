@@ -1,11 +1,14 @@
 """examples/quickstart.ipynb runs end to end in a fresh Jupyter kernel (nbclient): synthetic data, training,
-export, check, segmenting frames; its plots come out as images."""
+export, check, segmenting frames; its plots come out as images. Slow (`make test-slow`): about a minute on
+this 2-core machine, most of it training's own start-up (torch's compiler import, the plots) and the export."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 
