@@ -45,7 +45,7 @@ def render(name: str, setup_cfg: Path = ROOT / "setup.cfg") -> str:
     extras, purpose = FILES[name]
     head = ["# Generated from setup.cfg by tools/requirements.py (make requirements); do not edit by hand.",
             f"# install_requires + extras {', '.join(extras)}:", f"#   {purpose}.",
-            "# Development installs use pip install -e '.[...]' instead (see docs/install.md)."]
+            "# Development installs use pip install -e '.[...]' instead (see docs/installation.md)."]
     return "\n".join(head + requirements(setup_cfg, extras)) + "\n"
 
 
