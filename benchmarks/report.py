@@ -17,6 +17,7 @@ from typing import Any
 
 from segnet import atomic
 from segnet.benchmarks.harness import BenchRun, FormatResult, speedups
+from segnet.errors import MissingDependencyError
 from segnet.lazy import require
 from segnet.runtime.stats import UNSTABLE_CV
 
@@ -109,7 +110,8 @@ def _stats(result: FormatResult) -> dict[str, Any]:
 
 def write_outputs(run: BenchRun, out_dir: Path, meta: dict[str, Any], peak_gflops: float | None = None,
                   title: str = "segnet bench") -> dict[str, Path]:
-    """Write table.md, results.json, results.csv and chart.png into `out_dir`; return their paths."""
+    """Write table.md, results.json, results.csv and chart.png into `out_dir`; return their paths. Without
+    matplotlib (a Jetson's runtime-only install) the chart is left out with a note: the tables are the result."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "table.md", "json": out_dir / "results.json",
@@ -118,7 +120,11 @@ def write_outputs(run: BenchRun, out_dir: Path, meta: dict[str, Any], peak_gflop
     doc = to_json(run, meta, peak_gflops)
     atomic.write_text(paths["json"], json.dumps(doc, indent=2, default=_json_default) + "\n")
     atomic.write_text(paths["csv"], to_csv(rows(run, peak_gflops)))
-    write_chart(run, paths["png"], title)
+    try:
+        write_chart(run, paths["png"], title)
+    except MissingDependencyError as exc:
+        print(f"note: no chart.png ({exc})", file=sys.stderr)
+        del paths["png"]
     return paths
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 
 import pytest
 
@@ -174,3 +175,13 @@ def test_chart_without_any_measured_format(tmp_path):
     run = benchmark([SkippedRunner("engine", "no TensorRT")], TimingSettings(warmup=0, iterations=1, min_time=0))
     path = report.write_chart(run, tmp_path / "chart.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_outputs_without_matplotlib_leave_the_chart_out_and_keep_the_tables(clock, tmp_path, monkeypatch, capsys):
+    """A Jetson's runtime-only install has no matplotlib: `segnet bench` still writes its results."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # None in sys.modules: the import fails
+    run = benchmark([FakeRunner("onnx", 2.0, clock, [])], TimingSettings(warmup=1, iterations=3, min_time=0.0))
+    paths = report.write_outputs(run, tmp_path / "out", {"model": "m.onnx"})
+    assert set(paths) == {"markdown", "json", "csv"} and all(p.is_file() for p in paths.values())
+    assert not (tmp_path / "out" / "chart.png").exists()
+    assert "note: no chart.png (matplotlib is needed (benchmark charts)" in capsys.readouterr().err

@@ -218,7 +218,8 @@ class Demo:
         self.bench = run_bench(request, log=self.log)
         print(self.bench["markdown"], flush=True)
         for kind, name in (("markdown", "benchmark.md"), ("png", "benchmark.png"), ("json", "benchmark.json")):
-            self.files[name] = _copy(self.bench["paths"][kind], self.out / name)
+            if kind in self.bench["paths"]:  # no chart without matplotlib
+                self.files[name] = _copy(self.bench["paths"][kind], self.out / name)
         step.detail = {"formats": {r.name: _format_row(r) for r in self.bench["run"].results}}
 
     def step_video(self, step: Step) -> None:

@@ -17,7 +17,7 @@ hold on a busy machine. Given a checkpoint, the ONNX variants are exported into 
 cannot run here are listed as skipped, with the reason. Latency is the model call on a prepared input
 (p50/p90/p99/mean, FPS); with --data each format's mIoU is measured too. A float32 GEMM probe gives this
 machine's peak, so every row also says what fraction of it the model reached.
-Writes table.md, results.json, results.csv and chart.png into --out; prints the table.
+Writes table.md, results.json, results.csv and chart.png (with matplotlib) into --out; prints the table.
 
 formats: pytorch, onnx, onnx-int8 (CPU-flavour INT8 on --device cpu), onnx-int8-trt (the symmetric INT8
 model TensorRT consumes, timed on ONNX Runtime), onnx-fp16, engine (TensorRT, FP16 build).
