@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -42,7 +43,11 @@ def test_onnx_model_rows_files_and_reasons(tiny_onnx, tmp_path, capsys):
     # 32x48 tiny net: conv 3->8 k3 at 32x48, conv 8->8 k3 at 16x24, 1x1 8->4 at 32x48
     assert doc["flops"]["macs"] == 8 * 32 * 48 * 27 + 8 * 16 * 24 * 72 + 4 * 32 * 48 * 8
     assert doc["machine"]["logical_cpus"] >= 1
-    assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG" and (out / "table.md").is_file()
+    assert (out / "table.md").is_file()
+    if importlib.util.find_spec("matplotlib") is not None:  # the chart needs it (not in a Jetson's runtime install)
+        assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert not (out / "chart.png").exists()
 
 
 def tiny_dataset(cv2, data, splits):

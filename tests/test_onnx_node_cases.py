@@ -83,6 +83,8 @@ def test_the_onnx_package_ships_the_cases():
 @pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: c.name)
 @pytest.mark.parametrize("opset", [12, 17, 20])
 def test_maxpool_cases_with_indices(tmp_path, case, opset):
+    if um.OLD_ONNXRUNTIME and case.name in ("test_maxpool_2d_uint8", "test_maxpool_2d_ceil_output_size_reduce_by_one"):
+        pytest.skip(um.OLD_ONNXRUNTIME_REASON)
     src, out = tmp_path / "in.onnx", tmp_path / "out.onnx"
     onnx.save(_model_at(case, opset, with_indices=True), str(src))
     summary = rewrite_unpool(src, out)

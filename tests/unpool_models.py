@@ -240,3 +240,16 @@ def onnx_single_unpool(x_shape: Sequence[int], kernel: Sequence[int], strides: S
                                helper.make_tensor_value_info("I", TensorProto.INT64, list(x_shape))],
                               [helper.make_tensor_value_info("Y", TensorProto.FLOAT, y_shape)], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _ort_version() -> tuple[int, int]:
+    import onnxruntime
+
+    major, minor = onnxruntime.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+# ONNX Runtime before 1.20 (the newest for Python 3.8, as on JetPack 5) sizes ceil_mode pools whose last window
+# starts in the padding one larger, and has no uint8 Equal kernel: the exact-Indices tests follow 1.20+
+OLD_ONNXRUNTIME = _ort_version() < (1, 20)
+OLD_ONNXRUNTIME_REASON = "ONNX Runtime < 1.20: other ceil_mode output sizes and no uint8 Equal (docs/foreign-models.md)"
