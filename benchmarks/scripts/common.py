@@ -27,7 +27,7 @@ def publish(name: str, sections: Sequence[str], data: Any, out: str | Path | Non
     if out is not None:
         atomic.write_text(Path(out) / f"{name}.md", text + "\n")
         atomic.write_text(Path(out) / f"{name}.json",
-                          json.dumps(data, indent=2, default=str, allow_nan=False) + "\n")
+                          json.dumps(data, indent=2, default=str) + "\n")
     return text
 
 
