@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segnet.data.transforms import EvalTransform, TrainTransform, color_jitter
+from segnet.data.transforms import EvalTransform, TrainTransform, color_jitter, gaussian_blur
 
 COLOURS = np.array([[20, 20, 20], [230, 40, 40], [40, 230, 40], [40, 40, 230]], np.uint8)
 
@@ -84,6 +84,22 @@ def test_color_jitter_changes_image_only():
     assert not np.array_equal(out_image, image)
     gray = color_jitter(image[:, :, :1], 0.4, np.random.default_rng(0))
     assert gray.shape == (60, 80, 1) and gray.dtype == np.uint8
+
+
+def test_blur_softens_the_image_only_and_leaves_other_draws_alone():
+    image, mask = blocky_pair()
+    sharp = TrainTransform(mask.shape, scale=(0.8, 1.2), jitter=0.3, seed=3)(image, mask)
+    never = TrainTransform(mask.shape, scale=(0.8, 1.2), jitter=0.3, blur=0.0, seed=3)(image, mask)
+    np.testing.assert_array_equal(sharp[0], never[0])  # blur 0 makes no draw: earlier runs stay reproducible
+    plain = TrainTransform(mask.shape, hflip=False, scale=(1.0, 1.0), jitter=0.0, seed=4)(image, mask)
+    out_image, out_mask = TrainTransform(mask.shape, hflip=False, scale=(1.0, 1.0), jitter=0.0, blur=1.0,
+                                         seed=4)(image, mask)
+    np.testing.assert_array_equal(out_mask, plain[1])
+    edges = lambda im: np.abs(np.diff(im.astype(np.int32), axis=1)).max()
+    assert out_image.shape == image.shape and edges(out_image) < edges(plain[0])  # block edges softened
+    assert gaussian_blur(image[:, :, :1], 1.0).shape == (60, 80, 1)
+    with pytest.raises(ValueError, match="blur"):
+        TrainTransform((8, 8), blur=1.5)
 
 
 def test_eval_transform_resizes_mask_with_nearest_labels():

@@ -81,3 +81,35 @@ def test_camvid_val_shares_its_sequence_with_train(camvid_root):
     assert len(warnings) == 1 and "0016E5: 204 train / 101 val" in warnings[0]
     held_train, held_val = groups.hold_out(groups.concat(train, val), ["0006R0"])
     assert len(held_val) == 101 and len(held_train) == 367 + 101 - 101
+
+
+def test_select_keeps_only_the_named_groups(tmp_path):
+    root = _sequences(tmp_path, {"seqA": 3, "seqB": 2}, {"seqC": 2})
+    train = open_dataset(root, "train")
+    only_b = groups.select(train, ["seqB"])
+    assert [groups.group_of(p) for p in only_b.image_paths] == ["seqB", "seqB"] and only_b.split == "train:seqB"
+    assert only_b[1][0].shape[:2] == (24, 32)
+    with pytest.raises(DataError, match=r"no images of group seqC \(by prefix\) in train"):
+        groups.select(train, ["seqC"])
+
+
+def test_evaluate_scores_one_held_out_group(tmp_path, capsys):
+    """`segnet evaluate --groups`: the scored images are that sequence's, and the report says so."""
+    import json
+
+    from segnet.cli import main
+
+    root = _sequences(tmp_path / "data", {"seqA": 4, "seqB": 3}, {"seqA": 2})
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(root), "--val-groups", "seqB", "--imgsz", "24", "32", "--epochs", "1",
+                 "--batch", "4", "--workers", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "best.pt"), "--data", str(root), "--split", "train", "--groups", "seqB",
+                 "--json", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["split"] == "train:seqB" and report["images"] == 3
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert report["miou"] == pytest.approx(rows[-1]["miou"], abs=1e-12)  # the run's own held-out score
+    assert main(["evaluate", str(out / "best.pt"), "--data", str(root), "--groups", "seqZ"]) == 2
+    err = capsys.readouterr().err
+    assert "no images of group seqZ" in err and "seqA (2)" in err

@@ -152,10 +152,11 @@ def test_label_smoothing_spreads_the_target_and_leaves_ignored_pixels_out():
 
 
 def test_augmentation_strength_and_smoothing_are_checked_and_travel_in_the_config():
-    config = TrainConfig(data="d", aug_scale=(0.5, 1.5), aug_jitter=0.4, label_smoothing=0.1)
+    config = TrainConfig(data="d", aug_scale=(0.5, 1.5), aug_jitter=0.4, aug_blur=0.3, label_smoothing=0.1)
     data = config.to_dict()
     assert data["aug_scale"] == [0.5, 1.5] and TrainConfig.from_dict(data) == config
     for bad, match in (({"aug_scale": (1.5, 0.5)}, "--aug-scale"), ({"aug_jitter": 1.0}, "--aug-jitter"),
+                       ({"aug_blur": 1.5}, "--aug-blur"),
                        ({"label_smoothing": -0.1}, "--label-smoothing")):
         with pytest.raises(SegnetError, match=match):
             TrainConfig(data="d", **bad)

@@ -56,6 +56,12 @@ def add_data_format(parser: Any, choices: Sequence[str] | None = None, default: 
                         help=f"{DATA_FORMAT_HELP} (default: {default or 'auto-detect'})")
 
 
+def add_group_by(parser: Any, default: str | None = None) -> None:
+    """`--group-by prefix|folder`: how a file's group (sequence) is read (segnet.data.groups)."""
+    parser.add_argument("--group-by", choices=("prefix", "folder"), default=default,
+                        help="a file's group: its name up to the first '_' (prefix, default) or its folder")
+
+
 def add_json(parser: Any, what: str) -> None:
     """`--json [FILE]`: `what` as JSON to stdout (no FILE, or '-') or written atomically to FILE."""
     parser.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",

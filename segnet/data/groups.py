@@ -61,17 +61,31 @@ def concat(first: SegDataset, second: SegDataset) -> SegDataset:
     return pooled
 
 
-def hold_out(pool: SegDataset, groups: Sequence[str], rule: str = "prefix") -> tuple[SegDataset, SegDataset]:
-    """(train, val): val is every pair of `pool` whose group is in `groups`, train the rest. A group that
-    is not there, or one that leaves nothing to train on, is an error listing the groups found."""
-    counts = group_counts(pool, rule)
+def _indices(dataset: SegDataset, groups: Sequence[str], rule: str) -> tuple[list[int], str]:
+    """(indices of the pairs whose group is in `groups`, the groups found as "name (n), ..."); a group that is
+    not there is an error listing the groups found."""
+    counts = group_counts(dataset, rule)
     found = ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))
     missing = [g for g in groups if g not in counts]
     if missing:
-        raise DataError(f"{pool.root}: no images of group {', '.join(missing)} (by {rule}); the groups here: {found}")
+        raise DataError(f"{dataset.root}: no images of group {', '.join(missing)} (by {rule}) in {dataset.split}; "
+                        f"the groups here: {found}")
     wanted = set(groups)
-    val = [i for i, p in enumerate(pool.image_paths) if group_of(p, rule) in wanted]
-    train = [i for i, p in enumerate(pool.image_paths) if group_of(p, rule) not in wanted]
+    return [i for i, p in enumerate(dataset.image_paths) if group_of(p, rule) in wanted], found
+
+
+def select(dataset: SegDataset, groups: Sequence[str], rule: str = "prefix") -> SegDataset:
+    """The pairs of `dataset` whose group is in `groups` (e.g. one sequence to score on)."""
+    indices, _ = _indices(dataset, groups, rule)
+    return subset(dataset, indices, f"{dataset.split}:" + ",".join(groups))
+
+
+def hold_out(pool: SegDataset, groups: Sequence[str], rule: str = "prefix") -> tuple[SegDataset, SegDataset]:
+    """(train, val): val is every pair of `pool` whose group is in `groups`, train the rest. A group that
+    is not there, or one that leaves nothing to train on, is an error listing the groups found."""
+    val, found = _indices(pool, groups, rule)
+    chosen = set(val)
+    train = [i for i in range(len(pool)) if i not in chosen]
     if not train:
         raise DataError(f"{pool.root}: holding out {', '.join(groups)} leaves nothing to train on; groups: {found}")
     return subset(pool, train, "train"), subset(pool, val, "val:" + ",".join(groups))

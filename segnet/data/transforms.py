@@ -1,7 +1,7 @@
-"""Joint image+mask augmentations (numpy/OpenCV): flip, random scale and crop, colour jitter; eval resize.
+"""Joint image+mask augmentations (numpy/OpenCV): flip, random scale and crop, colour jitter, blur; eval resize.
 
 Geometry is applied to image and mask together (mask with nearest-neighbour, so labels stay labels);
-colour jitter touches the image only. Randomness comes from a `numpy.random.Generator`: the one passed to
+colour jitter and blur touch the image only. Randomness comes from a `numpy.random.Generator`: the one passed to
 the call, or the transform's own (seeded at construction), so training can seed per worker and epoch.
 """
 
@@ -53,11 +53,15 @@ class EvalTransform:
 class TrainTransform:
     """Random scale (relative to the scale where the image just covers `size`), random crop to `size`
     (padding the image with 0 and the mask with `ignore_index` where the scaled image is smaller),
-    horizontal flip with probability 0.5, and brightness/contrast/saturation jitter of +-`jitter`."""
+    horizontal flip with probability 0.5, brightness/contrast/saturation jitter of +-`jitter`, and with
+    probability `blur` a Gaussian blur of sigma in BLUR_SIGMA (pixels of the training size): motion and focus
+    blur of a moving camera. With `blur` 0 no draw is made for it, so the other draws stay as they were."""
+
+    BLUR_SIGMA = (0.3, 1.5)
 
     def __init__(self, size: Sequence[int], hflip: bool = True, scale: Sequence[float] = (0.75, 1.25),
                  jitter: float = 0.2, seed: int | None = None, ignore_index: int = 255,
-                 rng: np.random.Generator | None = None) -> None:
+                 rng: np.random.Generator | None = None, blur: float = 0.0) -> None:
         self.size = _size(size)
         self.hflip = hflip
         self.scale = (float(scale[0]), float(scale[1]))
@@ -66,6 +70,9 @@ class TrainTransform:
         if not 0 <= jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), got {jitter}")
         self.jitter = float(jitter)
+        if not 0 <= blur <= 1:
+            raise ValueError(f"blur is a probability in [0, 1], got {blur}")
+        self.blur = float(blur)
         self.ignore_index = int(ignore_index)
         self.rng = rng if rng is not None else np.random.default_rng(seed)
 
@@ -76,6 +83,8 @@ class TrainTransform:
             image, mask = image[:, ::-1], mask[:, ::-1]
         if self.jitter > 0:
             image = color_jitter(image, self.jitter, rng)
+        if self.blur > 0 and rng.random() < self.blur:
+            image = gaussian_blur(image, float(rng.uniform(*self.BLUR_SIGMA)))
         return np.ascontiguousarray(image), np.ascontiguousarray(mask)
 
     def scale_and_crop(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -111,3 +120,8 @@ def color_jitter(image: np.ndarray, amount: float, rng: np.random.Generator) -> 
         return cv2.addWeighted(gray, alpha, gray, 0.0, beta)[:, :, None]
     gray3 = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
     return cv2.addWeighted(image, alpha * saturation, gray3, alpha * (1.0 - saturation), beta)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """The image blurred with a Gaussian of `sigma` pixels (kernel +-3 sigma), channels kept."""
+    return _keep_channels(cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma), image)

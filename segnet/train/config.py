@@ -47,6 +47,7 @@ class TrainConfig:
     augment: bool = True
     aug_scale: tuple[float, float] = (0.75, 1.25)  # random scale range (relative to covering the crop)
     aug_jitter: float = 0.2  # brightness/contrast/saturation jitter +-
+    aug_blur: float = 0.0  # probability of a Gaussian blur
     label_smoothing: float = 0.0
     workers: int = 2
     seed: int = 0
@@ -82,6 +83,7 @@ class TrainConfig:
             (self.synthetic_count >= 1, f"--synthetic-count must be at least 1, got {self.synthetic_count}"),
             (0 < self.aug_scale[0] <= self.aug_scale[1], f"--aug-scale needs 0 < LOW <= HIGH, got {self.aug_scale}"),
             (0 <= self.aug_jitter < 1, f"--aug-jitter must be in [0, 1), got {self.aug_jitter}"),
+            (0 <= self.aug_blur <= 1, f"--aug-blur is a probability in [0, 1], got {self.aug_blur}"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.group_by in ("prefix", "folder"), f"--group-by {self.group_by!r}: choose prefix or folder"),
             (self.val_groups is None or bool(self.groups()), f"--val-groups needs group names, got {self.val_groups!r}"),

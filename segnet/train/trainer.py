@@ -250,7 +250,7 @@ class Trainer:
 
         if self.config.augment:
             return TrainTransform(spec.input_size, scale=self.config.aug_scale, jitter=self.config.aug_jitter,
-                                  ignore_index=self.ignore_label(spec))
+                                  blur=self.config.aug_blur, ignore_index=self.ignore_label(spec))
         return NoAugment(EvalTransform(spec.input_size))
 
     def describe(self, spec: ModelSpec, model: torch.nn.Module, train_set: Any, val_set: Any, steps: int) -> None:

@@ -22,6 +22,7 @@ examples:
   segnet evaluate runs/camvid/best.pt --data /data/camvid --split val
   segnet evaluate runs/camvid/best.pt --data /data/camvid --split test --json results/camvid_test.json
   segnet evaluate exports/model.int8.onnx --data /data/camvid --split val --json -   # JSON to stdout
+  segnet evaluate runs/fold/best.pt --data /data/camvid --split train --groups 0006R0  # one sequence only
 """
 
 
@@ -33,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_data_format(parser)
     options.deprecated(parser, "--format", "--data-format", dest="data_format")
     parser.add_argument("--split", default="val", help="split to score: val, test, train (default: val)")
+    parser.add_argument("--groups", metavar="G[,G]", help="score only these groups (sequences) of the split, e.g. "
+                        "the one a --val-groups run held out (default: the whole split)")
+    options.add_group_by(parser, "prefix")
     options.add_imgsz(parser, "network input size (default: the model's own; exported models keep theirs)")
     parser.add_argument("--batch", type=int, default=8, help="images per forward pass (default: 8)")
     options.add_device(parser, ("auto", "cpu", "cuda"), "auto")
@@ -71,7 +75,7 @@ def runtime_predictor(args: argparse.Namespace) -> tuple[Any, Any]:
 def run(args: argparse.Namespace) -> int:
     from segnet.artifacts import model_format
     from segnet.cli.mask_args import mask_options
-    from segnet.data import open_dataset
+    from segnet.data import groups, open_dataset
     from segnet.errors import SegnetError
     from segnet.evaluate import evaluate_predictor, summary
     from segnet.metrics import format_table, json_safe
@@ -86,17 +90,22 @@ def run(args: argparse.Namespace) -> int:
         raise SegnetError("--imgsz applies to checkpoints only: an exported model has a fixed input size")
     predict, spec = runtime_predictor(args) if exported else torch_predictor(args)
     dataset = open_dataset(args.data, args.split, args.data_format, mask_options(args))
+    names = [g.strip() for g in (args.groups or "").split(",") if g.strip()]
+    if args.groups is not None and not names:
+        raise SegnetError(f"--groups needs group names, got {args.groups!r}")
+    if names:
+        dataset = groups.select(dataset, names, args.group_by)
     if dataset.num_classes != spec.num_classes:
         raise SegnetError(f"{args.data}: the {args.split} split has {dataset.num_classes} classes but {path} "
                           f"was trained for {spec.num_classes}")
     size = tuple(args.imgsz) if args.imgsz else spec.input_size
     metrics = evaluate_predictor(predict, dataset, spec, size, args.batch, progress=sys.stderr.isatty())
-    report = {"model": str(path), "data": str(args.data), "split": args.split, "images": len(dataset),
+    report = {"model": str(path), "data": str(args.data), "split": dataset.split, "images": len(dataset),
               "input_size": list(size), "class_names": spec.class_names, **metrics}
     if args.json == "-":
         options.write_json("-", json_safe(report))
         return 0
-    print(f"{path} on {args.data} ({args.split}, {len(dataset)} images, input {size[0]}x{size[1]}): "
+    print(f"{path} on {args.data} ({dataset.split}, {len(dataset)} images, input {size[0]}x{size[1]}): "
           f"{summary(metrics)}")
     print(format_table(metrics, spec.class_names))
     if args.json:

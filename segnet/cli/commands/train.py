@@ -39,8 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="validate on these whole groups (sequences) of train+val, train on the other groups "
                       "(CamVid: 0001TP, 0006R0, 0016E5); default: the val split, with a warning when it "
                       "shares groups with train")
-    data.add_argument("--group-by", choices=("prefix", "folder"),
-                      help="a file's group: its name up to the first '_' (prefix, default) or its folder")
+    options.add_group_by(data)
     data.add_argument("--class-weights", help="median (median-frequency balancing from the training masks), "
                       f"none, or w0,w1,... one per class (default: {d.class_weights})")
     data.add_argument("--ignore-index", type=int, help="label value left out of loss and metrics "
@@ -51,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--aug-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
                       help=f"random scale range (default: {d.aug_scale[0]:g} {d.aug_scale[1]:g})")
     data.add_argument("--aug-jitter", type=float, help=f"colour jitter +- (default: {d.aug_jitter:g})")
+    data.add_argument("--aug-blur", type=float, metavar="P",
+                      help=f"probability of a Gaussian blur, sigma 0.3-1.5 px (default: {d.aug_blur:g})")
     data.add_argument("--workers", type=int, help=f"data loading processes (default: {d.workers})")
     data.add_argument("--synthetic-count", type=int,
                       help=f"training images to generate for synthetic data (default: {d.synthetic_count})")
