@@ -35,9 +35,17 @@ def test_settings_train_on_other_sequences_and_the_table_reads_their_last_epoch(
     assert [r["setting"] for r in rows] == ["baseline", "smooth"] and all(r["epochs"] == 2 for r in rows)
     history = [json.loads(line) for line in (runs / "seqB" / "smooth" / "metrics.jsonl").read_text().splitlines()]
     assert rows[1]["miou"] == pytest.approx(100 * history[-1]["miou"])  # the last epoch, not the best
+    assert rows[1]["iou_road"] == pytest.approx(100 * history[-1]["per_class_iou"][2])
     table = capsys.readouterr().out
     assert "| smooth | label smoothing | seqB | 24x32 |" in table and f"{rows[1]['miou'] - rows[0]['miou']:+.2f}" in table
-    # a second call reuses the finished runs instead of training again
+    # a second call reuses the finished runs instead of training again, also a run saved before an option
+    # existed (it takes the option's default, which reproduces the older behaviour)
+    import torch
+
+    last = runs / "seqB" / "smooth" / "last.pt"
+    checkpoint = torch.load(last, weights_only=True)
+    del checkpoint["config"]["aug_blur"]
+    torch.save(checkpoint, last)
     monkeypatch.setattr("segnet.train.trainer.train", lambda *a, **k: pytest.fail("trained again"))
     assert recipe_search.main(argv) == 0
     assert json.loads((tmp_path / "out" / "recipe_search.json").read_text()) == rows

@@ -26,10 +26,11 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "aug_strong": ("stronger scale and colour augmentation", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4}),
     "smooth01": ("label smoothing 0.1", {"label_smoothing": 0.1}),
     "sgd": ("SGD, momentum 0.9, lr 0.05, poly (the paper's optimiser)", {"optimizer": "sgd", "lr": 0.05}),
+    "hires": ("input 180x240 (2.25x the pixels)", {"imgsz": (180, 240)}),
+    "jitter04": ("colour jitter 0.4 only", {"aug_jitter": 0.4}),
+    "blur": ("Gaussian blur p 0.3", {"aug_blur": 0.3}),
+    "width075": ("width 0.75 (2.3x the parameters)", {"width": 0.75}),
     "no_weights": ("plain cross-entropy, no class weights", {"class_weights": "none"}),
-    "blur": ("stronger augmentation + blur p 0.3", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4, "aug_blur": 0.3}),
-    "hires": ("stronger augmentation at 180x240", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4, "imgsz": (180, 240)}),
-    "epochs60": ("stronger augmentation, 60 epochs", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4, "epochs": 60}),
 }
 SAME_RUN_IGNORES = ("data", "out", "workers", "device", "mask_cache")  # options that do not change the result
 THIN = ("Pole", "SignSymbol", "Pedestrian", "Bicyclist")
@@ -50,25 +51,28 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items() if k not in SAME_RUN_IGNORES}
 
 
-def run_setting(config: Any) -> list[dict[str, Any]]:
-    """Train `config` unless its folder already holds that finished run; the per-epoch history."""
+def run_setting(config: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """Train `config` unless its folder already holds that finished run; (per-epoch history, class names)."""
     import json
 
     from segnet.train.checkpoint import load_checkpoint
+    from segnet.train.config import TrainConfig
     from segnet.train.trainer import train
 
     last = Path(config.out) / "last.pt"
     resume = None
     if last.exists():
         checkpoint = load_checkpoint(last)
-        if _comparable(checkpoint.get("config") or {}) != _comparable(config.to_dict()):
+        saved = TrainConfig.from_dict(checkpoint["config"]).to_dict() if checkpoint.get("config") else {}
+        if _comparable(saved) != _comparable(config.to_dict()):  # options added since take their defaults
             raise SegnetError(f"{config.out} holds a run of other options: move it away or pick another --runs")
         if checkpoint.get("epoch", 0) < config.epochs:
             resume = checkpoint
         else:
             rows = (Path(config.out) / "metrics.jsonl").read_text().splitlines()
-            return [json.loads(row) for row in rows]
-    return train(config, resume=resume).history
+            return [json.loads(row) for row in rows], list(checkpoint["spec"]["class_names"])
+    history = train(config, resume=resume).history
+    return history, list(load_checkpoint(last)["spec"]["class_names"])
 
 
 def summarise(name: str, fold: str, config: Any, history: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
@@ -79,7 +83,7 @@ def summarise(name: str, fold: str, config: Any, history: list[dict[str, Any]], 
            "miou": 100 * final["miou"], "global_acc": 100 * final["global_acc"],
            "class_avg_acc": 100 * final["class_avg_acc"], "best_miou": 100 * best["miou"],
            "best_epoch": best["epoch"]}
-    row.update({f"iou_{c}": 100 * final[f"iou_{c}"] for c in names if f"iou_{c}" in final})
+    row.update({f"iou_{c}": 100 * iou for c, iou in zip(names, final["per_class_iou"])})
     return row
 
 
@@ -122,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         rows = []
         for name, fold, config in configs:
-            history = run_setting(config)
-            rows.append(summarise(name, fold, config, history, [k[4:] for k in history[-1] if k.startswith("iou_")]))
+            history, class_names = run_setting(config)
+            rows.append(summarise(name, fold, config, history, class_names))
     except SegnetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
