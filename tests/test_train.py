@@ -128,6 +128,21 @@ def test_evaluate_cli_json_matches_training_validation(tiny_data, straight_run, 
     assert json.loads(capsys.readouterr().out)["miou"] == report["miou"]
 
 
+def test_evaluate_writes_its_json_file_before_printing(tiny_data, straight_run, tmp_path, monkeypatch):
+    """`segnet evaluate ... --json F | head -1`: the reader closing stdout early must not cost the file."""
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    out = tmp_path / "eval.json"
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    with pytest.raises(BrokenPipeError):
+        main(["evaluate", str(straight_run / "best.pt"), "--data", str(tiny_data), "--json", str(out)])
+    assert json.loads(out.read_text())["images"] == 4
+
+
 def test_exported_onnx_scores_like_its_checkpoint(tiny_data, straight_run, tmp_path, capsys):
     """The same evaluation code through the torch-free runtime: an ONNX export must score like the .pt."""
     pytest.importorskip("onnxruntime")

@@ -105,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json == "-":
         options.write_json("-", json_safe(report))
         return 0
+    if args.json:  # the file first: a reader closing stdout early (`| head`) must not cost it
+        options.write_json(args.json, json_safe(report))
     print(f"{path} on {args.data} ({dataset.split}, {len(dataset)} images, input {size[0]}x{size[1]}): "
           f"{summary(metrics)}")
     print(format_table(metrics, spec.class_names))
-    if args.json:
-        options.write_json(args.json, json_safe(report))
     return 0
