@@ -23,7 +23,8 @@ BASE = "camvid-cpu-val"  # the recipe the search starts from (segnet.train.recip
 # name -> (what it tries, TrainConfig options changed from BASE)
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("the base recipe", {}),
-    "aug_strong": ("stronger scale and colour augmentation", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4}),
+    "seed1": ("the base recipe, seed 1 (seed-to-seed spread)", {"seed": 1}),
+    "aug_strong": ("scale 0.5-2.0, colour jitter 0.4", {"aug_scale": (0.5, 2.0), "aug_jitter": 0.4}),
     "smooth01": ("label smoothing 0.1", {"label_smoothing": 0.1}),
     "sgd": ("SGD, momentum 0.9, lr 0.05, poly (the paper's optimiser)", {"optimizer": "sgd", "lr": 0.05}),
     "hires": ("input 180x240 (2.25x the pixels)", {"imgsz": (180, 240)}),
