@@ -37,15 +37,20 @@ SAME_RUN_IGNORES = ("data", "out", "workers", "device", "mask_cache")  # options
 THIN = ("Pole", "SignSymbol", "Pedestrian", "Bicyclist")
 
 
-def setting_config(name: str, data: str, fold: str, runs: Path) -> Any:
-    """The TrainConfig of setting `name` held out on `fold`."""
-    from segnet.train.config import TrainConfig
+def setting_options(name: str) -> dict[str, Any]:
+    """The TrainConfig options of setting `name`: BASE with its changes."""
     from segnet.train.recipes import recipe
 
     if name not in SETTINGS:
         raise SegnetError(f"setting {name!r}: choose from {', '.join(SETTINGS)}")
-    options = {**recipe(BASE), **SETTINGS[name][1]}
-    return TrainConfig(data=data, val_groups=fold, out=str(runs / fold / name), **options)
+    return {**recipe(BASE), **SETTINGS[name][1]}
+
+
+def setting_config(name: str, data: str, fold: str, runs: Path) -> Any:
+    """The TrainConfig of setting `name` held out on `fold`."""
+    from segnet.train.config import TrainConfig
+
+    return TrainConfig(data=data, val_groups=fold, out=str(runs / fold / name), **setting_options(name))
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print each run's segnet train command and stop")
     parser.add_argument("--out", help="also write recipe_search.md / .json here")
     args = parser.parse_args(argv)
-    from segnet.train.recipes import as_arguments, recipe
+    from segnet.train.recipes import as_arguments
 
     names = [s.strip() for s in args.settings.split(",") if s.strip()]
     folds = [f.strip() for f in args.folds.split(",") if f.strip()]
@@ -121,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         configs = [(n, f, setting_config(n, args.data, f, Path(args.runs))) for f in folds for n in names]
         if args.list:
             for name, fold, config in configs:
-                options = {**recipe(BASE), **SETTINGS[name][1]}
-                print(" ".join(["segnet train --data", args.data, "--val-groups", fold, *as_arguments(options),
+                print(" ".join(["segnet train --data", args.data, "--val-groups", fold,
+                                *as_arguments(setting_options(name)),
                                 "--out", config.out]))
             return 0
         rows = []

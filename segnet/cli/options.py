@@ -58,7 +58,9 @@ def add_data_format(parser: Any, choices: Sequence[str] | None = None, default: 
 
 def add_group_by(parser: Any, default: str | None = None) -> None:
     """`--group-by prefix|folder`: how a file's group (sequence) is read (segnet.data.groups)."""
-    parser.add_argument("--group-by", choices=("prefix", "folder"), default=default,
+    from segnet.data.groups import GROUP_RULES
+
+    parser.add_argument("--group-by", choices=GROUP_RULES, default=default,
                         help="a file's group: its name up to the first '_' (prefix, default) or its folder")
 
 

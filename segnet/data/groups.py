@@ -25,6 +25,11 @@ NEAR_DUPLICATE = 0.15  # mean |difference| of contrast-normalised thumbnails bel
 MAX_COMPARED = 400  # val images checked for near-duplicates (the check stays a fraction of a second)
 
 
+def parse_names(text: str | None) -> list[str]:
+    """Group names from a comma-separated option value (--val-groups, --groups); blanks dropped."""
+    return [g.strip() for g in (text or "").split(",") if g.strip()]
+
+
 def group_of(path: Path, rule: str = "prefix") -> str:
     """The group of one file under `rule` (prefix | folder)."""
     if rule == "folder":

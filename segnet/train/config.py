@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from segnet.data.groups import GROUP_RULES, parse_names
 from segnet.data.mask_options import MaskOptions
 from segnet.errors import SegnetError
 
@@ -85,7 +86,7 @@ class TrainConfig:
             (0 <= self.aug_jitter < 1, f"--aug-jitter must be in [0, 1), got {self.aug_jitter}"),
             (0 <= self.aug_blur <= 1, f"--aug-blur is a probability in [0, 1], got {self.aug_blur}"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (self.group_by in ("prefix", "folder"), f"--group-by {self.group_by!r}: choose prefix or folder"),
+            (self.group_by in GROUP_RULES, f"--group-by {self.group_by!r}: choose {' or '.join(GROUP_RULES)}"),
             (self.val_groups is None or bool(self.groups()), f"--val-groups needs group names, got {self.val_groups!r}"),
         ]
         for ok, message in checks:
@@ -100,7 +101,7 @@ class TrainConfig:
 
     def groups(self) -> list[str]:
         """The --val-groups names."""
-        return [g.strip() for g in (self.val_groups or "").split(",") if g.strip()]
+        return parse_names(self.val_groups)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise SegnetError("--imgsz applies to checkpoints only: an exported model has a fixed input size")
     predict, spec = runtime_predictor(args) if exported else torch_predictor(args)
     dataset = open_dataset(args.data, args.split, args.data_format, mask_options(args))
-    names = [g.strip() for g in (args.groups or "").split(",") if g.strip()]
+    names = groups.parse_names(args.groups)
     if args.groups is not None and not names:
         raise SegnetError(f"--groups needs group names, got {args.groups!r}")
     if names:

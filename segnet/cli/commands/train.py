@@ -29,10 +29,9 @@ FORMATS = ("auto", "folder", "camvid", "voc", "synthetic")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from segnet.cli.mask_args import add_mask_arguments
     from segnet.train.config import OPTIMIZERS, SCHEDULES
-
-    d = _defaults()
     from segnet.train.recipes import RECIPES
 
+    d = _defaults()
     parser.add_argument("--recipe", choices=sorted(RECIPES),
                         help="start from a named recipe's options (docs/training.md); flags given here win")
     data = parser.add_argument_group("data")
