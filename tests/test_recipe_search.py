@@ -62,3 +62,20 @@ def test_a_folder_holding_a_run_of_other_options_is_refused_not_overwritten(tiny
     assert "holds a run of other options" in capsys.readouterr().err
     assert (runs / "seqB" / "baseline" / "last.pt").read_bytes() == before
     assert recipe_search.main(["--data", str(data), "--settings", "nope", "--list"]) == 2
+
+
+def test_rotating_the_held_out_fold_adds_each_settings_mean_over_the_folds(tiny_search, tmp_path, capsys):
+    data, runs = tiny_search
+    argv = ["--data", str(data), "--runs", str(runs), "--folds", "seqA,seqB", "--out", str(tmp_path / "out")]
+    assert recipe_search.main(argv) == 0
+    rows = json.loads((tmp_path / "out" / "recipe_search.json").read_text())
+    assert [(r["setting"], r["fold"]) for r in rows] == [("baseline", "seqA"), ("smooth", "seqA"),
+                                                          ("baseline", "seqB"), ("smooth", "seqB")]
+    mean = {s: (rows[i]["miou"] + rows[i + 2]["miou"]) / 2 for i, s in enumerate(["baseline", "smooth"])}
+    out = capsys.readouterr().out
+    assert "| setting | seqA held out | seqB held out | mean | vs baseline |" in out
+    assert (f"| smooth | {rows[1]['miou']:.2f} | {rows[3]['miou']:.2f} | {mean['smooth']:.2f} | "
+            f"{mean['smooth'] - mean['baseline']:+.2f} |") in out
+    # a setting missing a fold gets no mean rather than one over fewer folds
+    partial = recipe_search.rotation(rows[:3])
+    assert "| smooth | " + f"{rows[1]['miou']:.2f} | - | - | - |" in partial

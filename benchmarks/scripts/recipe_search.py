@@ -108,6 +108,22 @@ def table(rows: list[dict[str, Any]], data: str) -> str:
     return "\n".join(lines)
 
 
+def rotation(rows: list[dict[str, Any]]) -> str:
+    """Each setting's last-epoch mIoU per held-out fold and its mean over the folds it has all of."""
+    folds = list(dict.fromkeys(r["fold"] for r in rows))
+    miou = {(r["setting"], r["fold"]): r["miou"] for r in rows}
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    mean = {s: sum(miou[s, f] for f in folds) / len(folds) for s in settings if all((s, f) in miou for f in folds)}
+    head = ["setting", *[f"{f} held out" for f in folds], "mean", "vs baseline"]
+    lines = ["Rotation: mIoU (last epoch) with each sequence held out in turn", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in settings:
+        cells = [f"{miou[s, f]:.2f}" if (s, f) in miou else "-" for f in folds]
+        delta = f"{mean[s] - mean['baseline']:+.2f}" if s in mean and "baseline" in mean else "-"
+        lines.append("| " + " | ".join([s, *cells, f"{mean[s]:.2f}" if s in mean else "-", delta]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="CamVid root (train/, trainannot/, val/, valannot/)")
@@ -137,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     except SegnetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    publish("recipe_search", [table(rows, args.data)], rows, args.out, argv)
+    sections = [table(rows, args.data), *([rotation(rows)] if len(folds) > 1 else [])]
+    publish("recipe_search", sections, rows, args.out, argv)
     return 0
 
 
