@@ -19,7 +19,7 @@ from typing import Any
 from segnet.benchmarks.scripts.common import publish
 from segnet.errors import SegnetError
 
-BASE = "camvid-cpu-val"  # the recipe the search starts from (segnet.train.recipes)
+BASE = "camvid-cpu"  # the recipe the search starts from (segnet.train.recipes)
 # name -> (what it tries, TrainConfig options changed from BASE)
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("the base recipe", {}),
