@@ -21,6 +21,7 @@ TINY = {"format": "folder", "model": "segnet_lite", "width": 0.25, "imgsz": (24,
 @pytest.fixture
 def tiny_search(tmp_path, monkeypatch):
     monkeypatch.setitem(recipes.RECIPES, recipe_search.BASE, TINY)
+    monkeypatch.setattr(recipe_search, "SCHEDULE", {})
     monkeypatch.setattr(recipe_search, "SETTINGS", {"baseline": ("the base", {}),
                                                     "smooth": ("label smoothing", {"label_smoothing": 0.2})})
     return _sequences(tmp_path / "data", {"seqA": 4, "seqB": 3}, {"seqA": 2}), tmp_path / "runs"
@@ -79,3 +80,10 @@ def test_rotating_the_held_out_fold_adds_each_settings_mean_over_the_folds(tiny_
     # a setting missing a fold gets no mean rather than one over fewer folds
     partial = recipe_search.rotation(rows[:3])
     assert "| smooth | " + f"{rows[1]['miou']:.2f} | - | - | - |" in partial
+
+
+def test_the_adopted_recipe_is_the_setting_that_won():
+    """docs/training.md says camvid-cpu is the search's epochs60 setting: the rows measured at SCHEDULE stay
+    reproducible after the recipe moved on."""
+    assert recipe_search.setting_options("epochs60") == recipes.recipe(recipe_search.BASE)
+    assert recipe_search.setting_options("baseline") == {**recipes.recipe(recipe_search.BASE), "epochs": 30}
