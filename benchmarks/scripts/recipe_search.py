@@ -34,6 +34,7 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "width075": ("width 0.75 (2.3x the parameters)", {"width": 0.75}),
     "no_weights": ("plain cross-entropy, no class weights", {"class_weights": "none"}),
     "epochs60": ("60 epochs (twice the schedule, about half the 60-minute budget)", {"epochs": 60}),
+    "jitter04_60": ("colour jitter 0.4 at 60 epochs", {"epochs": 60, "aug_jitter": 0.4}),
 }
 SAME_RUN_IGNORES = ("data", "out", "workers", "device", "mask_cache")  # options that do not change the result
 THIN = ("Pole", "SignSymbol", "Pedestrian", "Bicyclist")
