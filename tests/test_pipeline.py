@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from runtime_helpers import corrupt_mjpeg, count_video_frames, write_video
 
-from segnet.benchmarks.tiny_onnx import build_tiny_onnx, tiny_spec
+from segnet.benchmarks.tiny_onnx import build_tiny_onnx
 from segnet.runtime import Segmenter
 from segnet.runtime.pipeline import FrameQueue, Pipeline
 from segnet.runtime.run_stats import STAGES
@@ -54,24 +54,23 @@ def test_corrupt_frames_do_not_stop_the_pipeline(segmenter, tmp_path):
     assert stats.skipped == 3
 
 
-def test_live_source_drops_stale_frames(tmp_path):
+def test_live_source_drops_stale_frames(segmenter):
     class Slow(NullSink):
-        """The consumer takes 20 ms a frame (model plus a slow display), four times the source's 5 ms, on
-        any machine: a fast CI runner once ran the tiny model alone faster than the source."""
+        """At least 20 ms a frame, four times the source's 5 ms on any machine (a fast CI runner once ran a
+        small model alone faster than the source)."""
 
         def write(self, frame):
             time.sleep(0.02)
             super().write(frame)
 
-    slow = build_tiny_onnx(tmp_path / "slow.onnx", tiny_spec(input_size=(96, 128)), width=48, depth=4)
     sink = Slow("slow")
-    with Segmenter(slow, threads=1) as seg, open_source("synthetic://?size=96x128&fps=200", max_frames=60) as source:
+    with open_source("synthetic://?size=96x128&fps=200", max_frames=60) as source:
         assert source.live
-        stats = _run(seg, source, [sink])
+        stats = _run(segmenter, source, [sink])
     assert stats.frames_in == 60
     assert stats.dropped > 0, "a source faster than its consumer must lose stale frames"
-    assert stats.frames_out + stats.dropped == stats.frames_in == sink.written + stats.dropped, \
-        "every frame is either shown or counted as dropped"
+    assert stats.frames_out + stats.dropped == stats.frames_in, "every frame is either shown or counted as dropped"
+    assert sink.written == stats.frames_out
 
 
 def test_stop_finishes_the_video(segmenter, tmp_path):
