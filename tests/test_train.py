@@ -227,3 +227,36 @@ def test_val_groups_hold_whole_sequences_out_and_the_default_split_warns(tmp_pat
     assert "val: groups seqB held out (6 images; 4 train images" in out and "warning" not in out
     saved = torch.load(tmp_path / "held" / "best.pt", weights_only=True)
     assert saved["config"]["val_groups"] == "seqB"
+
+
+def test_ema_is_a_side_average_that_is_scored_saved_and_resumed(tiny_data, straight_run, tmp_path, monkeypatch,
+                                                                 capsys):
+    ema = ["--data", str(tiny_data), *TINY, "--epochs", "2", "--workers", "0", "--ema", "0.9"]
+    straight = tmp_path / "ema"
+    assert main(["train", *ema, "--out", str(straight)]) == 0
+    plain, last = (torch.load(p / "last.pt", weights_only=True) for p in (straight_run, straight))
+    # the average never feeds back: training itself is the plain run's, bit for bit
+    assert all(torch.equal(plain["model"][k], last["train_model"][k]) for k in plain["model"])
+    assert [r["train_loss"] for r in _history(straight_run / "last.pt")] == [
+        r["train_loss"] for r in _history(straight / "last.pt")]
+    assert not torch.equal(last["model"]["head.weight"], last["train_model"]["head.weight"])
+    steps = plain["scheduler"]["last_epoch"]
+    assert last["ema_updates"] == steps and last["spec"]["provenance"]["recipe"]["ema"] == 0.9
+    # the checkpoint's model is the average, and it is what the val metrics were measured on
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", str(straight / "last.pt"), "--data", str(tiny_data), "--split", "val",
+                 "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["miou"] == pytest.approx(_history(straight / "last.pt")[-1]["miou"],
+                                                                    abs=1e-12)
+    # interrupted after epoch 1 and resumed: the same average, weights and counts as the straight run
+    resumed = tmp_path / "ema_resumed"
+    real_epoch = Trainer.train_epoch
+    monkeypatch.setattr(Trainer, "train_epoch", lambda self, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+                        if a[-1] == 1 else real_epoch(self, *a, **k))
+    assert main(["train", *ema, "--out", str(resumed)]) == 130
+    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    assert main(["train", "--resume", str(resumed / "last.pt")]) == 0
+    again = torch.load(resumed / "last.pt", weights_only=True)
+    for part in ("model", "train_model"):
+        assert all(torch.equal(last[part][k], again[part][k]) for k in last[part]), part
+    assert again["ema_updates"] == steps and _history(straight / "last.pt") == _history(resumed / "last.pt")

@@ -1,4 +1,4 @@
-"""Training building blocks: class weights, losses, schedules, config, RNG state, checkpoints."""
+"""Training building blocks: class weights, losses, schedules, config, RNG state, checkpoints, weight EMA."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from segnet.spec import ModelSpec
 from segnet.train.checkpoint import load_checkpoint, load_model, save_checkpoint
 from segnet.train.class_weights import median_frequency_weights, parse_class_weights
 from segnet.train.config import TrainConfig
+from segnet.train.ema import WeightEma
 from segnet.train.losses import build_loss
 from segnet.train.optim import build_optimizer, build_scheduler, lr_factor
 from segnet.train.rng import capture_rng_state, restore_rng_state
@@ -160,3 +161,43 @@ def test_augmentation_strength_and_smoothing_are_checked_and_travel_in_the_confi
                        ({"label_smoothing": -0.1}, "--label-smoothing")):
         with pytest.raises(SegnetError, match=match):
             TrainConfig(data="d", **bad)
+
+
+def test_average_follows_the_ramped_decay_and_copies_batch_counts():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    ema = WeightEma(model, decay=0.5)
+    expected = {k: v.clone().float() for k, v in model.state_dict().items()}
+    for step in range(4):
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        model.train()(torch.randn(5, 3))  # moves BatchNorm's running statistics and its batch count
+        ema.update(model)
+        decay = 0.0 if step == 0 else min(0.5, (1 + step) / (10 + step))  # the first update copies
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                expected[key] = decay * expected[key] + (1 - decay) * value
+        assert ema.updates == step + 1
+    averaged = ema.module.state_dict()
+    for key, value in model.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(averaged[key], expected[key], atol=1e-6), key
+        else:
+            assert torch.equal(averaged[key], value), key  # num_batches_tracked is a count, not averaged
+    # (1+n)/(10+n) keeps the early decays below 0.5, so the average is 0.4 behind the last weights, not 0.5+
+    assert torch.allclose(model[0].weight - averaged["0.weight"], torch.full((2, 3), 0.3986), atol=1e-4)
+
+
+def test_load_restores_the_average_and_its_ramp_position():
+    model = torch.nn.Linear(2, 2)
+    ema = WeightEma(model, decay=0.99)
+    for _ in range(3):
+        ema.update(model)
+    copy = WeightEma(torch.nn.Linear(2, 2), decay=0.99)
+    copy.load(ema.module.state_dict(), ema.updates)
+    assert copy.updates == 3 and torch.equal(copy.module.weight, ema.module.weight)
+
+
+def test_decay_outside_zero_one_is_refused_in_the_config():
+    with pytest.raises(SegnetError, match="--ema"):
+        TrainConfig(data="d", ema=1.0)

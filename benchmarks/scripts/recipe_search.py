@@ -38,6 +38,8 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "epochs90": ("90 epochs (three times the schedule, about 40 of the 60-minute budget)", {"epochs": 90}),
     "epochs60_seed1": ("60 epochs, seed 1 (the recipe's seed-to-seed spread)", {"epochs": 60, "seed": 1}),
     "jitter04_60_seed1": ("colour jitter 0.4 at 60 epochs, seed 1", {"epochs": 60, "aug_jitter": 0.4, "seed": 1}),
+    "ema995_seed1": ("60 epochs, seed 1, validating a weight average (EMA decay 0.995, ~5-10 epochs)",
+                     {"epochs": 60, "seed": 1, "ema": 0.995}),
 }
 SAME_RUN_IGNORES = ("data", "out", "workers", "device", "mask_cache")  # options that do not change the result
 THIN = ("Pole", "SignSymbol", "Pedestrian", "Bicyclist")

@@ -1,7 +1,8 @@
 """Training checkpoints: weights + model spec + optimiser/scheduler/RNG state, loadable weights-only.
 
 Layout (`format_version` 1): {"spec": ModelSpec.to_dict(), "model": state_dict, "optimizer", "scheduler",
-"scaler", "epoch" (epochs completed), "rng", "metrics", "config" (training options), "format_version"}.
+"scaler", "epoch" (epochs completed), "rng", "metrics", "config" (training options), "format_version"}; a run
+with --ema adds "train_model" (the raw weights it resumes from; "model" is their average) and "ema_updates".
 Only tensors, plain containers, numbers and strings inside, so `torch.load(weights_only=True)` reads it.
 """
 
@@ -27,8 +28,10 @@ def state_dict_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def save_checkpoint(path: str | Path, *, spec: ModelSpec, model: torch.nn.Module, epoch: int,
                     optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None, scaler: Any = None,
                     rng: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
-                    config: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically: the file at `path` is the old one or the new one, never half of one."""
+                    config: dict[str, Any] | None = None, train_model: torch.nn.Module | None = None,
+                    ema_updates: int | None = None) -> Path:
+    """Write a checkpoint atomically: the file at `path` is the old one or the new one, never half of one.
+    With `train_model` (training with --ema), `model` is the weight average and `train_model` what resumes."""
     checkpoint = {
         "format_version": FORMAT_VERSION,
         "spec": spec.to_dict(),
@@ -41,6 +44,9 @@ def save_checkpoint(path: str | Path, *, spec: ModelSpec, model: torch.nn.Module
         "metrics": metrics or {},
         "config": config or {},
     }
+    if train_model is not None:
+        checkpoint["train_model"] = state_dict_of(train_model)
+        checkpoint["ema_updates"] = int(ema_updates or 0)
     with atomic.atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
     return Path(path)

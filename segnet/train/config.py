@@ -50,6 +50,7 @@ class TrainConfig:
     aug_jitter: float = 0.2  # brightness/contrast/saturation jitter +-
     aug_blur: float = 0.0  # probability of a Gaussian blur
     label_smoothing: float = 0.0
+    ema: float = 0.0  # decay of a weight average that is validated and saved (0: off)
     workers: int = 2
     seed: int = 0
     device: str = "auto"
@@ -86,6 +87,7 @@ class TrainConfig:
             (0 <= self.aug_jitter < 1, f"--aug-jitter must be in [0, 1), got {self.aug_jitter}"),
             (0 <= self.aug_blur <= 1, f"--aug-blur is a probability in [0, 1], got {self.aug_blur}"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (0 <= self.ema < 1, f"--ema is a decay in [0, 1) (0: off), got {self.ema}"),
             (self.group_by in GROUP_RULES, f"--group-by {self.group_by!r}: choose {' or '.join(GROUP_RULES)}"),
             (self.val_groups is None or bool(self.groups()), f"--val-groups needs group names, got {self.val_groups!r}"),
         ]

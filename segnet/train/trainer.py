@@ -32,6 +32,7 @@ from segnet.train.checkpoint import save_checkpoint
 from segnet.train.class_weights import median_frequency_weights, parse_class_weights
 from segnet.train.config import TrainConfig
 from segnet.train.distributed import DistContext
+from segnet.train.ema import WeightEma
 from segnet.train.loader import TorchSegDataset, set_epoch, train_loader
 from segnet.train.losses import build_loss
 from segnet.train.optim import build_optimizer, build_scheduler
@@ -166,8 +167,11 @@ class Trainer:
         spec = self.make_spec(train_set, data_root)
         weights = resume["metrics"].get("class_weights") if resume else self.class_weights(train_set, spec)
         model = self.make_model(spec)
-        if resume:
-            model.load_state_dict(resume["model"])
+        if resume:  # with --ema, "model" holds the average and "train_model" the weights training continues
+            model.load_state_dict(resume.get("train_model") or resume["model"])
+        ema = WeightEma(model, cfg.ema) if cfg.ema else None
+        if ema and resume:
+            ema.load(resume["model"], int(resume.get("ema_updates", 0)))
         if ctx.distributed:
             device_ids = [ctx.device] if ctx.device.startswith("cuda") else None
             model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
@@ -205,8 +209,10 @@ class Trainer:
                 started = time.perf_counter()
                 set_epoch(loader, epoch)
                 seen.append(loader.sampler.indices())
-                train_loss = self.train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, use_amp, epoch)
-                metrics = self.validate(model, val_set, spec)
+                train_loss = self.train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, use_amp, epoch,
+                                              ema=ema)
+                scored = ema.module if ema else model  # what is validated and saved as the checkpoint's model
+                metrics = self.validate(scored, val_set, spec)
                 row = {"epoch": epoch + 1, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
                        **metrics, "epoch_time_s": round(time.perf_counter() - started, 2)}
                 history.append(row)
@@ -220,12 +226,13 @@ class Trainer:
                     state = {"history": history, "best_epoch": best_epoch, "best_miou": best_miou,
                              "class_weights": weights, "val": metrics, "train_loss": train_loss}
                     spec.provenance.update(self.provenance(epoch + 1, metrics, weights))
-                    save_checkpoint(last, spec=spec, model=model, epoch=epoch + 1, optimizer=optimizer,
+                    save_checkpoint(last, spec=spec, model=scored, epoch=epoch + 1, optimizer=optimizer,
                                     scheduler=scheduler, scaler=scaler, rng=capture_rng_state(), metrics=state,
-                                    config=cfg.to_dict())
+                                    config=cfg.to_dict(), train_model=model if ema else None,
+                                    ema_updates=ema.updates if ema else None)
                     saved = epoch + 1
                     if improved:
-                        save_checkpoint(best, spec=spec, model=model, epoch=epoch + 1, metrics=state,
+                        save_checkpoint(best, spec=spec, model=scored, epoch=epoch + 1, metrics=state,
                                         config=cfg.to_dict())
                     reports.write_history(self.out, history, spec.class_names)
                 distributed.barrier(ctx)
@@ -269,12 +276,12 @@ class Trainer:
                 "val_metrics": {k: metrics[k] for k in ("global_acc", "class_avg_acc", "miou", "per_class_iou")},
                 "recipe": {"optimizer": cfg.optimizer, "lr": cfg.lr, "schedule": cfg.schedule, "batch": cfg.batch,
                            "epochs_planned": cfg.epochs, "class_weights": weights, "seed": cfg.seed,
-                           "augment": cfg.augment, "world_size": self.ctx.world_size}}
+                           "augment": cfg.augment, "ema": cfg.ema, "world_size": self.ctx.world_size}}
 
     # ---- one epoch --------------------------------------------------------------------------------------
     def train_epoch(self, model: torch.nn.Module, loader: Any, loss_fn: Any, optimizer: Any, scheduler: Any,
-                    scaler: Any, use_amp: bool, epoch: int) -> float:
-        """One pass over this rank's shard; the mean loss over all ranks' samples."""
+                    scaler: Any, use_amp: bool, epoch: int, ema: WeightEma | None = None) -> float:
+        """One pass over this rank's shard (folding each step into `ema`); the mean loss over all ranks' samples."""
         tqdm = require("tqdm", "training progress bar").tqdm
         model.train()
         device = self.ctx.device
@@ -293,6 +300,8 @@ class Trainer:
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if ema:
+                ema.update(model)
             total += float(loss.detach()) * len(images)
             count += len(images)
             bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}", refresh=False)

@@ -76,6 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     optim.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule per iteration "
                        f"(default: {d.schedule})")
     optim.add_argument("--label-smoothing", type=float, help=f"cross-entropy label smoothing (default: {d.label_smoothing:g})")
+    optim.add_argument("--ema", type=float, metavar="DECAY",
+                       help="validate and save an exponential moving average of the weights, updated every step "
+                       "with this decay (e.g. 0.995; default: off)")
     optim.add_argument("--seed", type=int, help=f"seed for weights, data order and augmentation (default: {d.seed})")
     run = parser.add_argument_group("run")
     run.add_argument("--out", help=f"output folder (default: {d.out})")
