@@ -76,9 +76,8 @@ def test_resume_can_extend_a_finished_run(tiny_data, tmp_path, capsys):
     assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
 
-def test_interrupted_and_resumed_run_equals_uninterrupted_bit_for_bit(tiny_data, straight_run, tmp_path,
-                                                                           monkeypatch, capsys):
-    out = tmp_path / "interrupted"
+def _interrupt_second_epoch(monkeypatch):
+    """Make Trainer.train_epoch raise KeyboardInterrupt at epoch index 1; returns the real method."""
     real_epoch = Trainer.train_epoch
 
     def interrupt_second_epoch(self, *args, **kwargs):
@@ -87,6 +86,13 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_bit_for_bit(tiny_data,
         return real_epoch(self, *args, **kwargs)
 
     monkeypatch.setattr(Trainer, "train_epoch", interrupt_second_epoch)
+    return real_epoch
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted_bit_for_bit(tiny_data, straight_run, tmp_path,
+                                                                           monkeypatch, capsys):
+    out = tmp_path / "interrupted"
+    real_epoch = _interrupt_second_epoch(monkeypatch)
     assert main(["train", "--data", str(tiny_data), *TINY, "--epochs", "2", "--workers", "0", "--out", str(out)]) == 130
     assert f"segnet train --resume {out / 'last.pt'}" in capsys.readouterr().err
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1
@@ -250,9 +256,7 @@ def test_ema_is_a_side_average_that_is_scored_saved_and_resumed(tiny_data, strai
                                                                     abs=1e-12)
     # interrupted after epoch 1 and resumed: the same average, weights and counts as the straight run
     resumed = tmp_path / "ema_resumed"
-    real_epoch = Trainer.train_epoch
-    monkeypatch.setattr(Trainer, "train_epoch", lambda self, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
-                        if a[-1] == 1 else real_epoch(self, *a, **k))
+    real_epoch = _interrupt_second_epoch(monkeypatch)
     assert main(["train", *ema, "--out", str(resumed)]) == 130
     monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
     assert main(["train", "--resume", str(resumed / "last.pt")]) == 0

@@ -18,14 +18,13 @@ class WeightEma:
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
+        self._step_decay = 0.0  # this update's ramped decay, computed once per step, not once per tensor
         self.averaged = AveragedModel(model, avg_fn=self._blend, use_buffers=True)
 
     def _blend(self, average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
         if not average.is_floating_point():  # BatchNorm's num_batches_tracked: a count, not a weight
             return current
-        n = float(updates)
-        decay = min(self.decay, (1.0 + n) / (10.0 + n))
-        return decay * average + (1.0 - decay) * current
+        return self._step_decay * average + (1.0 - self._step_decay) * current
 
     @property
     def module(self) -> torch.nn.Module:
@@ -38,6 +37,8 @@ class WeightEma:
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
         """Fold the model's current weights into the average (unwrapping DistributedDataParallel)."""
+        n = self.updates
+        self._step_decay = min(self.decay, (1.0 + n) / (10.0 + n))
         self.averaged.update_parameters(getattr(model, "module", model))
 
     def load(self, state: dict[str, Any], updates: int) -> None:
